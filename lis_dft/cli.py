@@ -1,0 +1,127 @@
+"""The ``lis-dft`` command line.
+
+Commands: ``build`` (structures + manifest), ``run`` (the local study). Errors caused
+by input (:class:`~lis_dft.errors.LisDftError`) print one clear message and exit 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lis_dft.errors import LisDftError
+
+app = typer.Typer(
+    name="lis-dft",
+    help="Thermodynamics of Li2S/Li2S2 discharge products on LiI(100) for solid-state Li-S cells.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """lis-dft: structures, local and HPC workflows, and analysis for Li-S/LiI DFT studies."""
+    if version:
+        from lis_dft import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def friendly_errors(func: Callable) -> Callable:
+    """Turn LisDftError (bad input) into a readable message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except LisDftError as exc:
+            console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            raise typer.Exit(code=2) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]Interrupted. Finished work is kept; run again to resume.[/]")
+            raise typer.Exit(code=130) from None
+
+    return wrapper
+
+
+Supercell = Annotated[
+    tuple[int, int, int],
+    typer.Option(help="LiI(100) slab: conventional cells along a, b and through the slab."),
+]
+Overrides = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--structure",
+        "-s",
+        help="Use your own file for a phase: PHASE=FILE (CIF, POSCAR, extxyz). "
+        "Phases: Li, S, Li2S, Li2S2, LiI, S8, LiI_100. Repeatable.",
+    ),
+]
+
+
+@app.command()
+@friendly_errors
+def build(
+    out: Annotated[
+        Path, typer.Option(help="Output directory for CIF/POSCAR files and manifest.json.")
+    ] = Path("lis-dft-structures"),
+    supercell: Supercell = (3, 3, 3),
+    vacuum: Annotated[float, typer.Option(help="Vacuum between slab images, Å.", min=1.0)] = 15.0,
+    fixed_layers: Annotated[int, typer.Option(help="Bottom atomic layers held fixed.", min=0)] = 3,
+    ads_height: Annotated[
+        float,
+        typer.Option(help="Height of the lowest adsorbate atom above the surface, Å.", min=0.5),
+    ] = 2.2,
+    min_distance: Annotated[
+        float,
+        typer.Option(
+            help="Reject placements with adsorbate-surface contacts below this, Å.", min=0.1
+        ),
+    ] = 1.8,
+    structure: Overrides = None,
+) -> None:
+    """Build and validate every structure of the study; write CIF, POSCAR and manifest.json."""
+    from lis_dft.structures.catalog import (
+        SlabSettings,
+        build_study_structures,
+        parse_overrides,
+        write_structures,
+    )
+
+    settings = SlabSettings(tuple(supercell), vacuum, fixed_layers, ads_height, min_distance)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = build_study_structures(parse_overrides(structure), settings)
+        manifest = write_structures(study, out, box_vacuum=vacuum)
+    table = Table(title=f"Structures written to {out}")
+    for col in ("kind", "count", "atoms"):
+        table.add_column(col)
+    for kind in ("bulk", "molecule", "slab", "adslab"):
+        entries = [e for e in manifest if e["kind"] == kind]
+        table.add_row(
+            kind, str(len(entries)), ", ".join(sorted({str(e["n_atoms"]) for e in entries}))
+        )
+    Console().print(table)
+    Console().print(f"manifest: {Path(out) / 'manifest.json'} ({len(manifest)} entries)")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

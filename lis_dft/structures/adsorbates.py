@@ -1,0 +1,220 @@
+"""Adsorbate placements of Li2S, Li2S2 and S8 on LiI(100).
+
+Sites come from pymatgen's AdsorbateSiteFinder (ontop, bridge, hollow, reduced by the
+slab's symmetry), labelled by the surface atoms that define them (``top_Li``,
+``top_I``, ``bridge_I-Li``, ``hollow``). Each molecule is put on each site in a few
+orientations (``flat`` = largest molecular plane parallel to the surface, ``upright``
+= perpendicular), lowest atom ``height`` Å above the top layer. Placements with any
+adsorbate atom closer than ``min_distance`` Å to a surface atom are dropped, symmetry
+duplicates are removed with StructureMatcher, and ids are stable: ``<site>-<orientation>``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.analysis.adsorption import AdsorbateSiteFinder
+from pymatgen.analysis.structure_matcher import StructureMatcher
+from pymatgen.core import Molecule, Structure
+
+from lis_dft.structures.validation import check_adslab
+
+#: (label, tilt, rotation about the normal in degrees)
+DEFAULT_ORIENTATIONS: tuple[tuple[str, str, float], ...] = (
+    ("flat-r0", "flat", 0.0),
+    ("flat-r45", "flat", 45.0),
+    ("upright-r0", "upright", 0.0),
+    ("upright-r90", "upright", 90.0),
+)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One adsorbate configuration on the slab."""
+
+    config_id: str
+    adsorbate: str
+    site: str
+    orientation: str
+    site_coords: tuple[float, float, float]
+    structure: Structure
+
+    @property
+    def name(self) -> str:
+        """Manifest name, ``<adsorbate>@LiI_100/<config-id>``."""
+        return f"{self.adsorbate}@LiI_100/{self.config_id}"
+
+
+def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    axis = axis / np.linalg.norm(axis)
+    x, y, z = axis
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array(
+        [
+            [c + x * x * (1 - c), x * y * (1 - c) - z * s, x * z * (1 - c) + y * s],
+            [y * x * (1 - c) + z * s, c + y * y * (1 - c), y * z * (1 - c) - x * s],
+            [z * x * (1 - c) - y * s, z * y * (1 - c) + x * s, c + z * z * (1 - c)],
+        ]
+    )
+
+
+def oriented_coords(molecule: Molecule, tilt: str, rotation_deg: float) -> np.ndarray:
+    """Return molecule coordinates in a surface frame (z = surface normal).
+
+    The principal axes of the atomic positions (largest spread first) are mapped to
+    (x, y, z) for ``flat`` and to (x, z, y) for ``upright``; then the molecule is
+    rotated by ``rotation_deg`` about z, centred in x-y, and its lowest atom put at z = 0.
+    """
+    xyz = molecule.cart_coords - molecule.cart_coords.mean(axis=0)
+    if len(molecule) > 1:
+        _, vecs = np.linalg.eigh(xyz.T @ xyz)
+        axes = vecs[:, ::-1]  # columns: largest spread first
+        if np.linalg.det(axes) < 0:
+            axes[:, 2] *= -1
+        xyz = xyz @ axes
+    if tilt == "upright":
+        xyz = xyz[:, [0, 2, 1]]
+    elif tilt != "flat":
+        raise ValueError(f"Unknown tilt {tilt!r}; use 'flat' or 'upright'.")
+    xyz = xyz @ _rotation(np.array([0.0, 0.0, 1.0]), math.radians(rotation_deg)).T
+    xyz[:, :2] -= xyz[:, :2].mean(axis=0)
+    xyz[:, 2] -= xyz[:, 2].min()
+    return xyz
+
+
+def surface_sites(slab: Structure, symm_reduce: float = 0.01) -> list[tuple[str, np.ndarray]]:
+    """Return symmetry-distinct (label, cartesian position at the top-layer height)."""
+    asf = AdsorbateSiteFinder(slab, height=0.9)
+    found = asf.find_adsorption_sites(
+        distance=0.0, positions=("ontop", "bridge", "hollow"), symm_reduce=symm_reduce
+    )
+    top_z = max(site.coords[2] for site in slab)
+    surface = [s for s in slab if s.coords[2] > top_z - 0.5]
+    labelled: list[tuple[str, np.ndarray]] = []
+    seen: set[str] = set()
+    for kind in ("ontop", "bridge", "hollow"):
+        for pos in found.get(kind, []):
+            pos = np.array(pos, dtype=float)
+            pos[2] = top_z
+            label = _classify_site(pos, surface)
+            base, n = label, 1
+            while label in seen:  # inequivalent sites of the same kind
+                n += 1
+                label = f"{base}{n}"
+            seen.add(label)
+            labelled.append((label, pos))
+    return labelled
+
+
+def _classify_site(pos: np.ndarray, surface: list, tol: float = 0.15) -> str:
+    """Name a site by its in-plane distances to the nearest surface atoms.
+
+    AdsorbateSiteFinder's own categories follow its Delaunay triangulation, which on a
+    square lattice calls the 4-fold hollow a (diagonal) bridge; geometry decides here.
+    """
+    d = np.array([np.linalg.norm((s.coords - pos)[:2]) for s in surface])
+    order = np.argsort(d)
+    d_sorted = d[order]
+    if d_sorted[0] < 0.5:
+        return f"top_{surface[int(order[0])].specie.symbol}"
+    if len(d_sorted) >= 4 and d_sorted[3] - d_sorted[0] < tol:
+        return "hollow"
+    pair = sorted(surface[int(i)].specie.symbol for i in order[:2])
+    if d_sorted[1] - d_sorted[0] < tol:
+        return "bridge_" + "-".join(pair)
+    return "site"
+
+
+def adsorbate_placements(
+    slab: Structure,
+    molecule: Molecule,
+    adsorbate: str,
+    height: float = 2.2,
+    orientations: tuple[tuple[str, str, float], ...] = DEFAULT_ORIENTATIONS,
+    min_distance: float = 1.8,
+    deduplicate: bool = True,
+) -> list[Placement]:
+    """Enumerate adsorbate configurations on the slab.
+
+    Parameters
+    ----------
+    slab
+        The clean slab (selective dynamics are kept for slab atoms; adsorbate atoms
+        are free).
+    molecule
+        The adsorbate.
+    adsorbate
+        Its name (``Li2S``, ``Li2S2``, ``S8``).
+    height
+        Height of the lowest adsorbate atom above the top surface layer, Å.
+    orientations
+        (label, tilt, rotation about the normal) tuples.
+    min_distance
+        Placements with an adsorbate atom closer than this to a surface atom are dropped.
+    deduplicate
+        Remove placements that StructureMatcher finds equivalent.
+
+    Returns
+    -------
+    list of Placement
+        In a stable order: site order (top, bridge, hollow), then orientation order.
+
+    """
+    n_slab = len(slab)
+    sd = slab.site_properties.get("selective_dynamics")
+    placements: list[Placement] = []
+    for site_label, pos in surface_sites(slab):
+        for o_label, tilt, rot in orientations:
+            xyz = oriented_coords(molecule, tilt, rot) + pos + np.array([0, 0, height])
+            s = slab.copy()
+            props = {"selective_dynamics": [True, True, True]} if sd is not None else None
+            for sp, c in zip(molecule.species, xyz, strict=True):
+                s.append(sp, c, coords_are_cartesian=True, properties=props)
+            if not check_adslab(s, n_slab, min_distance).ok:
+                continue
+            placements.append(
+                Placement(
+                    config_id=f"{site_label}-{o_label}",
+                    adsorbate=adsorbate,
+                    site=site_label,
+                    orientation=o_label,
+                    site_coords=tuple(float(x) for x in pos),
+                    structure=s,
+                )
+            )
+    if deduplicate and len(placements) > 1:
+        placements = _deduplicate(placements, n_slab)
+    return placements
+
+
+def _deduplicate(placements: list[Placement], n_slab: int) -> list[Placement]:
+    """Drop placements equivalent to an earlier one (keeps the first, stable order).
+
+    Matching the whole slab is slow and dominated by the (identical) substrate, so the
+    adsorbate plus the surface atoms within 6 Å of it are compared.
+    """
+    matcher = StructureMatcher(ltol=0.2, stol=0.3, angle_tol=5, primitive_cell=False, scale=False)
+    kept: list[Placement] = []
+    kept_local: list[Structure] = []
+    for p in placements:
+        local = _local_environment(p.structure, n_slab)
+        if not any(matcher.fit(local, other) for other in kept_local):
+            kept.append(p)
+            kept_local.append(local)
+    return kept
+
+
+def _local_environment(structure: Structure, n_slab: int, radius: float = 6.0) -> Structure:
+    ads = list(range(n_slab, len(structure)))
+    keep = set(ads)
+    for i in ads:
+        for nb in structure.get_neighbors(structure[i], radius):
+            if nb.index < n_slab:
+                keep.add(nb.index)
+    sub = Structure.from_sites([structure[i] for i in sorted(keep)])
+    sub.remove_site_property(
+        "selective_dynamics"
+    ) if "selective_dynamics" in sub.site_properties else None
+    return sub

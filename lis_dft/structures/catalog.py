@@ -1,0 +1,232 @@
+"""Every structure of the study in one place, and writing them with a manifest.
+
+``build_study_structures`` assembles bulk phases, molecules, the slab and adsorbate
+placements (any phase can come from the user's file instead); ``write_structures``
+writes CIF + POSCAR files and ``manifest.json`` atomically: files go to a temporary
+folder first and are moved into place only when everything was written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pymatgen.core import Composition, Molecule, Structure
+from pymatgen.io.vasp import Poscar
+
+from lis_dft.errors import OutputDirError, StructureInputError
+from lis_dft.structures.adsorbates import Placement, adsorbate_placements
+from lis_dft.structures.bulk import BULK_BUILDERS, BULK_CONVENTIONAL
+from lis_dft.structures.io import read_structure
+from lis_dft.structures.molecules import MOLECULE_BUILDERS, boxed
+from lis_dft.structures.slab import lii_100_slab
+from lis_dft.structures.validation import (
+    check_bulk,
+    check_molecule,
+    check_slab,
+    spacegroup_symbol,
+)
+
+BULK_PHASES = ("Li", "S", "Li2S", "Li2S2", "LiI")
+MOLECULES = ("S8", "Li2S", "Li2S2")
+ADSORBATES = ("Li2S", "Li2S2", "S8")
+SLAB_NAME = "LiI_100"
+#: Which phase a user override may name, and the formula its file must have.
+OVERRIDABLE = {**{p: p for p in BULK_PHASES}, "S8": "S", SLAB_NAME: "LiI"}
+
+
+@dataclass
+class SlabSettings:
+    """Parameters of the LiI(100) slab and of the adsorbate placements."""
+
+    supercell: tuple[int, int, int] = (3, 3, 3)
+    vacuum: float = 15.0
+    fixed_layers: int = 3
+    ads_height: float = 2.2
+    min_distance: float = 1.8
+
+
+@dataclass
+class StudyStructures:
+    """The study's structures, keyed by manifest name."""
+
+    bulk: dict[str, Structure]
+    molecules: dict[str, Molecule]
+    slab: Structure
+    placements: dict[str, list[Placement]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Path]:
+    """Parse ``PHASE=FILE`` strings from the CLI into a dict."""
+    out: dict[str, Path] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise StructureInputError(
+                f"--structure expects PHASE=FILE (e.g. Li2S=my_li2s.cif), got {item!r}."
+            )
+        phase, path = item.split("=", 1)
+        if phase not in OVERRIDABLE:
+            raise StructureInputError(
+                f"--structure names unknown phase {phase!r}; choose from {sorted(OVERRIDABLE)}."
+            )
+        out[phase] = Path(path)
+    return out
+
+
+def _load_override(phase: str, path: Path) -> Structure | Molecule:
+    s = read_structure(path, label=phase)
+    want = Composition(OVERRIDABLE[phase]).reduced_formula
+    if s.composition.reduced_formula != want:
+        raise StructureInputError(
+            f"{path} was given for {phase} but contains {s.composition.reduced_formula} "
+            f"(expected {want})."
+        )
+    return s
+
+
+def build_study_structures(
+    overrides: dict[str, Path] | None = None,
+    settings: SlabSettings | None = None,
+    conventional: bool = True,
+    with_placements: bool = True,
+) -> StudyStructures:
+    """Build (or read) every structure of the study and validate it.
+
+    Parameters
+    ----------
+    overrides
+        Phase name -> structure file to use instead of the built-in builder.
+    settings
+        Slab and placement settings.
+    conventional
+        Conventional bulk cells (as written by ``lis-dft build``) or the primitive
+        cells used in calculations.
+    with_placements
+        Also enumerate adsorbate placements on the slab.
+
+    """
+    overrides = overrides or {}
+    settings = settings or SlabSettings()
+    builders = BULK_CONVENTIONAL if conventional else BULK_BUILDERS
+    sources: dict[str, str] = {}
+    bulk: dict[str, Structure] = {}
+    for name in BULK_PHASES:
+        if name in overrides:
+            bulk[name] = _load_override(name, overrides[name])
+            sources[name] = str(overrides[name])
+            check_bulk(name, bulk[name], relaxed=True).raise_if_failed()
+        else:
+            bulk[name] = builders[name]()
+            sources[name] = "builder"
+            check_bulk(name, bulk[name]).raise_if_failed()
+    molecules: dict[str, Molecule] = {}
+    for name in MOLECULES:
+        if name in overrides:
+            mol = _load_override(name, overrides[name])
+            if isinstance(mol, Structure):
+                mol = Molecule(mol.species, mol.cart_coords)
+            molecules[name] = mol
+            sources[name] = str(overrides[name])
+        else:
+            molecules[name] = MOLECULE_BUILDERS[name]()
+            sources[name] = "builder"
+        check_molecule(name, molecules[name], relaxed=name in overrides).raise_if_failed()
+    if SLAB_NAME in overrides:
+        slab = _load_override(SLAB_NAME, overrides[SLAB_NAME])
+        sources[SLAB_NAME] = str(overrides[SLAB_NAME])
+        check_slab(slab, vacuum=None).raise_if_failed()
+    else:
+        slab = lii_100_slab(
+            bulk=bulk["LiI"] if "LiI" in overrides else None,
+            supercell=settings.supercell,
+            vacuum=settings.vacuum,
+            fixed_layers=settings.fixed_layers,
+        )
+        sources[SLAB_NAME] = "builder"
+        check_slab(slab, vacuum=settings.vacuum).raise_if_failed()
+    placements: dict[str, list[Placement]] = {}
+    if with_placements:
+        for ads in ADSORBATES:
+            placements[ads] = adsorbate_placements(
+                slab,
+                molecules[ads],
+                ads,
+                height=settings.ads_height,
+                min_distance=settings.min_distance,
+            )
+    return StudyStructures(bulk, molecules, slab, placements, sources)
+
+
+def _write_pair(structure: Structure, stem: Path) -> None:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    structure.to(filename=str(stem.with_suffix(".cif")))
+    Poscar(structure, comment=stem.name).write_file(stem.with_suffix(".vasp"))
+
+
+def _entry(name: str, kind: str, structure: Structure, rel: Path) -> dict:
+    try:
+        sg = spacegroup_symbol(structure)
+    except Exception:  # spglib gives up on some large adsorbate cells
+        sg = "P1"
+    return {
+        "name": name,
+        "kind": kind,
+        "formula": structure.composition.reduced_formula,
+        "n_atoms": len(structure),
+        "path": str(rel.with_suffix(".cif")),
+        "poscar": str(rel.with_suffix(".vasp")),
+        "spacegroup": sg,
+    }
+
+
+def write_structures(
+    study: StudyStructures, out_dir: str | Path, box_vacuum: float = 15.0
+) -> list[dict]:
+    """Write every structure as CIF and POSCAR plus ``manifest.json``.
+
+    Returns the manifest entries. Nothing is left half-written: on any error the
+    temporary folder is removed and ``out_dir`` is untouched.
+    """
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".lis-dft-build-", dir=out_dir))
+    except OSError as exc:
+        raise OutputDirError(f"Cannot write to output directory {out_dir}: {exc}") from exc
+    try:
+        manifest: list[dict] = []
+        for name, s in study.bulk.items():
+            rel = Path("bulk") / name
+            _write_pair(s, tmp / rel)
+            manifest.append(_entry(name, "bulk", s, rel))
+        for name, mol in study.molecules.items():
+            rel = Path("molecules") / name
+            s = boxed(mol, box_vacuum)
+            _write_pair(s, tmp / rel)
+            manifest.append(_entry(name, "molecule", s, rel))
+        rel = Path("slab") / SLAB_NAME
+        _write_pair(study.slab, tmp / rel)
+        manifest.append(_entry(SLAB_NAME, "slab", study.slab, rel))
+        for ads, placements in study.placements.items():
+            for p in placements:
+                rel = Path("adslabs") / ads / p.config_id
+                _write_pair(p.structure, tmp / rel)
+                entry = _entry(p.name, "adslab", p.structure, rel)
+                entry.update({"adsorbate": ads, "site": p.site, "orientation": p.orientation})
+                manifest.append(entry)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        for item in sorted(tmp.iterdir(), key=lambda p: p.name == "manifest.json"):
+            target = out_dir / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(item, target)
+        return manifest
+    except OSError as exc:
+        raise OutputDirError(f"Writing structures to {out_dir} failed: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
