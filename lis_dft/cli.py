@@ -118,6 +118,88 @@ def build(
     Console().print(f"manifest: {Path(out) / 'manifest.json'} ({len(manifest)} entries)")
 
 
+@app.command()
+@friendly_errors
+def run(
+    calculator: Annotated[
+        str, typer.Option("--calculator", "-c", help="mock, emt, chgnet, sevennet, xtb or gpaw.")
+    ] = "chgnet",
+    out: Annotated[
+        Path, typer.Option(help="Output directory (store, jobs, results, figures).")
+    ] = Path("lis-dft-run"),
+    d3: Annotated[str, typer.Option(help="D3 dispersion: auto, zero, bj or none.")] = "auto",
+    top_k: Annotated[
+        int, typer.Option(help="Best screened placements relaxed per adsorbate.", min=1)
+    ] = 2,
+    fmax: Annotated[
+        float, typer.Option(help="Force threshold of relaxations, eV/Å.", min=1e-4)
+    ] = 0.05,
+    steps: Annotated[
+        int, typer.Option(help="Maximum optimizer steps per relaxation.", min=1)
+    ] = 300,
+    supercell: Supercell = (3, 3, 3),
+    vacuum: Annotated[float, typer.Option(help="Vacuum between slab images, Å.", min=1.0)] = 15.0,
+    fixed_layers: Annotated[int, typer.Option(help="Bottom atomic layers held fixed.", min=0)] = 3,
+    structure: Overrides = None,
+    store: Annotated[
+        str | None, typer.Option(help="MongoDB URI for the job store instead of the embedded one.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Run the whole study locally (resumable) and write results, figures and report to OUT.
+
+    References, formation and adsorption energies and the oxidation landscape go to
+    results.json, results.csv, figures/ and report.md. Re-running reuses finished jobs.
+    """
+    from lis_dft.dft_workflows.calculators import CalculatorSpec
+    from lis_dft.dft_workflows.flows import StudySettings
+    from lis_dft.dft_workflows.local import run_local_study
+    from lis_dft.structures.catalog import SlabSettings, parse_overrides
+
+    settings = StudySettings(
+        calculator=CalculatorSpec(calculator, d3),
+        slab=SlabSettings(tuple(supercell), vacuum, fixed_layers),
+        fmax=fmax,
+        steps=steps,
+        top_k=top_k,
+    )
+    results, stats = run_local_study(out, settings, parse_overrides(structure), store, progress)
+    out_console = Console()
+    if results["calculator"].get("is_mock"):
+        out_console.print("[bold yellow]MOCK calculator: numbers test the pipeline only.[/]")
+    table = Table(title=f"lis-dft study ({results['calculator']['model']})")
+    for col in ("quantity", "Li2S", "Li2S2", "S8"):
+        table.add_column(col)
+
+    def cell(d, key):
+        v = d.get(key)
+        return "" if v is None else f"{v:.3f}"
+
+    fe = results["formation_energies"]
+    table.add_row(
+        "E_f bulk (eV/atom)", *(cell(fe.get(k, {}), "eV_per_atom") for k in ("Li2S", "Li2S2", "S8"))
+    )
+    ve = results["vacuum_formation_energies"]
+    table.add_row(
+        "E_f vacuum (eV/atom)",
+        *(cell(ve.get(k, {}), "eV_per_atom") for k in ("Li2S", "Li2S2", "S8")),
+    )
+    se = results["surface_formation_energies"]
+    table.add_row(
+        "E_f on LiI(100) (eV/atom)",
+        *(cell(se.get(k, {}), "eV_per_atom") for k in ("Li2S", "Li2S2", "S8")),
+    )
+    ae = results["adsorption_energies"]
+    table.add_row(
+        "E_A on LiI(100) (eV)", *(cell(ae.get(k, {}), "eV") for k in ("Li2S", "Li2S2", "S8"))
+    )
+    out_console.print(table)
+    out_console.print(
+        f"{stats.n_run} jobs run, {stats.n_skipped} reused; wall {stats.wall_seconds:.1f} s, "
+        f"{100 * stats.calculator_fraction:.0f}% inside the calculator. Report: {Path(out) / 'report.md'}"
+    )
+
+
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point."""
     app()

@@ -32,11 +32,11 @@ from lis_dft.structures.validation import (
 )
 
 BULK_PHASES = ("Li", "S", "Li2S", "Li2S2", "LiI")
-MOLECULES = ("S8", "Li2S", "Li2S2")
+MOLECULES = ("S8", "Li2S", "Li2S2", "I2")  # I2: iodine reference for E_f(LiI)
 ADSORBATES = ("Li2S", "Li2S2", "S8")
 SLAB_NAME = "LiI_100"
 #: Which phase a user override may name, and the formula its file must have.
-OVERRIDABLE = {**{p: p for p in BULK_PHASES}, "S8": "S", SLAB_NAME: "LiI"}
+OVERRIDABLE = {**{p: p for p in BULK_PHASES}, "S8": "S", "I2": "I", SLAB_NAME: "LiI"}
 
 
 @dataclass

@@ -65,3 +65,11 @@ def boxed(molecule: Molecule, vacuum: float = 15.0) -> Structure:
     extent = np.ptp(molecule.cart_coords, axis=0)
     a, b, c = (float(e + vacuum) for e in extent)
     return molecule.get_boxed_structure(a, b, c)
+
+
+def i2_molecule(bond: float = 2.67) -> Molecule:
+    """Return the I2 molecule (the iodine reference for the LiI formation energy)."""
+    return Molecule(["I", "I"], [[0, 0, 0], [bond, 0, 0]])
+
+
+MOLECULE_BUILDERS["I2"] = i2_molecule

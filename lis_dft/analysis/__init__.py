@@ -1,0 +1,1 @@
+"""Energetics, results files, figures and reports, independent of where energies came from."""

@@ -1,0 +1,136 @@
+"""report.md: tables, figures, definitions, timing and provenance of a study."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(x: Any, nd: int = 3) -> str:
+    return "n/a" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
+
+
+def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
+    """Return the markdown report for a results dict."""
+    c = results["calculator"]
+    lines = ["# lis-dft study report", ""]
+    if c.get("is_mock"):
+        lines += [
+            "> **MOCK CALCULATOR: these numbers test the pipeline and mean nothing physically.**",
+            "",
+        ]
+    lines += [
+        f"- Source: {results['source']}",
+        f"- Calculator: {c.get('model')} ({c.get('name')} {c.get('version')}), "
+        f"D3: {c.get('d3', {}).get('damping')}",
+        f"- Created: {results['provenance'].get('created_utc')}",
+        "",
+        "## Reference phases",
+        "",
+        "| phase | E (eV/atom) | V (Å³/atom) | lattice (conventional a, b, c in Å) | converged | checks |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results["references"].items():
+        lat = r.get("lattice", {}).get("conventional") or r.get("lattice") or {}
+        abc = ", ".join(_fmt(lat.get(k), 3) for k in ("a", "b", "c")) if lat else ""
+        val = results["validation"].get(name, {})
+        checks = (
+            "ok"
+            if val.get("ok")
+            else "; ".join(
+                f"{ch['name']}: {ch['detail']}" for ch in val.get("checks", []) if not ch["passed"]
+            )
+        )
+        lines.append(
+            f"| {name} | {_fmt(r['energy_per_atom'], 4)} | {_fmt(r.get('volume_per_atom'), 2)} | {abc} | "
+            f"{r.get('converged')} | {checks} |"
+        )
+    lines += [
+        "",
+        "## Formation energies",
+        "",
+        "| compound | environment | eV/atom | eV/f.u. |",
+        "|---|---|---|---|",
+    ]
+    for env, key in (
+        ("bulk", "formation_energies"),
+        ("vacuum", "vacuum_formation_energies"),
+        ("LiI(100)", "surface_formation_energies"),
+    ):
+        for name, v in results[key].items():
+            lines.append(f"| {name} | {env} | {_fmt(v['eV_per_atom'])} | {_fmt(v['eV_per_fu'])} |")
+    lines += [
+        "",
+        "## Adsorption on LiI(100)",
+        "",
+        "| adsorbate | E_A (eV) | best configuration | configurations screened | relaxed |",
+        "|---|---|---|---|---|",
+    ]
+    for ads, v in results["adsorption_energies"].items():
+        n_relaxed = sum(1 for c in v["configs"] if c["relaxed"])
+        lines.append(
+            f"| {ads} | {_fmt(v['eV'])} | {v['best_config']} | {len(v['configs'])} | {n_relaxed} |"
+        )
+    lines += [
+        "",
+        "Every configuration tried (screening: single point; relaxed: full relaxation):",
+        "",
+        "| adsorbate | config | site | screen E_A (eV) | relaxed E_A (eV) |",
+        "|---|---|---|---|---|",
+    ]
+    for ads, v in results["adsorption_energies"].items():
+        for cfg in sorted(
+            v["configs"], key=lambda x: x["screen_eV"] if x["screen_eV"] is not None else 0
+        ):
+            lines.append(
+                f"| {ads} | {cfg['id']} | {cfg['site']} | {_fmt(cfg['screen_eV'])} | {_fmt(cfg['energy'])} |"
+            )
+    lines += [
+        "",
+        "## Oxidation landscape (per S atom, 0 V vs Li⁺/Li)",
+        "",
+        "| environment | Li2S→Li2S2 (eV/Li) | Li2S2→S8 (eV/Li) | limiting step | onset potential (V vs Li⁺/Li) |",
+        "|---|---|---|---|---|",
+    ]
+    for env, land in results["landscape"].items():
+        if land:
+            s1, s2 = (s["dE_eV_per_Li"] for s in land["steps"])
+            lines.append(
+                f"| {env} | {_fmt(s1)} | {_fmt(s2)} | {land['limiting_step']} | {_fmt(land['onset_potential_V_vs_Li'])} |"
+            )
+    lines += ["", "## Figures", ""]
+    for title, path in figures.items():
+        lines.append(f"![{title}]({path})")
+        lines.append("")
+    lines += ["## Definitions", ""]
+    lines += [f"- **{k}**: {v}" for k, v in results["definitions"].items()]
+    t = results.get("timing") or {}
+    if t:
+        lines += [
+            "",
+            "## Timing",
+            "",
+            f"- Wall time: {_fmt(t.get('wall_seconds'), 1)} s for {t.get('n_run')} jobs run, "
+            f"{t.get('n_skipped')} reused from the store",
+            f"- Inside the calculator: {_fmt(t.get('calculator_seconds'), 1)} s over "
+            f"{t.get('calculator_calls')} calls ({100 * (t.get('calculator_fraction') or 0):.1f}% of wall time)",
+        ]
+    lines += ["", "## Provenance", "", "| package | version |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in results["provenance"].get("packages", {}).items()]
+    p = results["provenance"]
+    lines += [
+        "",
+        f"Python {p.get('python')} on {p.get('platform')}, {p.get('cpu_count')} CPUs.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_report(results: dict[str, Any], out_dir: str | Path, figures: dict[str, str]) -> Path:
+    """Write report.md atomically and return its path."""
+    path = Path(out_dir) / "report.md"
+    tmp = path.with_name(".report.md.tmp")
+    tmp.write_text(render_report(results, figures))
+    os.replace(tmp, path)
+    return path

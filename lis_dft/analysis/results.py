@@ -1,0 +1,178 @@
+"""results.json / results.csv: the stable, documented output of a study.
+
+``SCHEMA_VERSION`` changes whenever a key changes meaning. Top-level keys:
+``schema_version``, ``source`` (local or vasp), ``calculator`` (name, model, version,
+d3), ``settings``, ``references`` (per phase: energy_per_atom, volume_per_atom,
+lattice, converged), ``formation_energies`` (bulk; per compound: eV_per_atom,
+eV_per_fu), ``vacuum_formation_energies``, ``adsorption_energies`` (per adsorbate: eV,
+best_config, configs), ``surface_formation_energies`` (per compound: eV_per_atom),
+``landscape`` (bulk, vacuum, LiI_100: states, steps, limiting step), ``validation``,
+``definitions``, ``timing``, ``provenance``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pymatgen.core import Structure
+
+from lis_dft.analysis import energetics as en
+from lis_dft.structures.validation import check_bulk, check_molecule
+
+SCHEMA_VERSION = "1.0"
+
+
+def _structure(r: dict[str, Any]) -> Structure | None:
+    s = r.get("structure")
+    return Structure.from_dict(s) if isinstance(s, dict) else s
+
+
+def reference_table(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per-phase energy, volume and lattice of the relaxed references."""
+    out = {}
+    for group in ("bulk", "molecules"):
+        for name, r in record.get(group, {}).items():
+            s = _structure(r)
+            key = name if group == "bulk" else f"{name}(g)"
+            entry = {
+                "kind": "bulk" if group == "bulk" else "molecule",
+                "energy_eV": r["energy"],
+                "energy_per_atom": r["energy"] / len(s) if s is not None else None,
+                "n_atoms": len(s) if s is not None else r.get("n_atoms"),
+                "converged": r.get("converged"),
+            }
+            if group == "bulk" and s is not None:
+                entry["volume_per_atom"] = s.volume / len(s)
+                a, b, c = s.lattice.abc
+                al, be, ga = s.lattice.angles
+                entry["lattice"] = {"a": a, "b": b, "c": c, "alpha": al, "beta": be, "gamma": ga}
+                conv = _conventional_abc(s)
+                if conv:
+                    entry["lattice"]["conventional"] = conv
+            out[key] = entry
+    return out
+
+
+def _conventional_abc(s: Structure) -> dict[str, float] | None:
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        conv = SpacegroupAnalyzer(s, symprec=0.05).get_conventional_standard_structure()
+    except Exception:
+        return None
+    a, b, c = conv.lattice.abc
+    return {"a": a, "b": b, "c": c}
+
+
+def validate_relaxed(record: dict[str, Any]) -> dict[str, Any]:
+    """Physical checks of the relaxed references (S8 rings intact, S2 dimers, distances)."""
+    out = {}
+    for name, r in record.get("bulk", {}).items():
+        s = _structure(r)
+        if s is not None:
+            out[name] = check_bulk(name, s, relaxed=True).as_dict()
+    for name, r in record.get("molecules", {}).items():
+        s = _structure(r)
+        if s is not None:
+            out[f"{name}(g)"] = check_molecule(name, s, relaxed=True).as_dict()
+    return out
+
+
+def build_results(
+    record: dict[str, Any],
+    calculator: dict[str, Any],
+    settings: dict[str, Any],
+    provenance: dict[str, Any],
+    timing: dict[str, Any] | None = None,
+    source: str = "local",
+) -> dict[str, Any]:
+    """Compute every derived quantity from an energy record and assemble results.json."""
+    mu = en.chemical_potentials(record)
+    bulk_ef = en.bulk_formation_energies(record, mu)
+    vac_ef = en.molecule_formation_energies(record, mu)
+    surf_ef = en.surface_formation_energies(record, mu)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "source": source,
+        "calculator": calculator,
+        "settings": settings,
+        "chemical_potentials": mu,
+        "references": reference_table(record),
+        "formation_energies": bulk_ef,
+        "vacuum_formation_energies": vac_ef,
+        "adsorption_energies": en.adsorption_energies(record),
+        "surface_formation_energies": surf_ef,
+        "landscape": en.landscapes(bulk_ef, vac_ef, surf_ef),
+        "validation": validate_relaxed(record),
+        "definitions": en.DEFINITIONS,
+        "timing": timing or {},
+        "provenance": provenance,
+    }
+
+
+def results_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flatten results into (quantity, species, environment, config, value, unit) rows."""
+    rows = []
+
+    def add(quantity, species, env, value, unit, config=""):
+        if value is not None:
+            rows.append(
+                {
+                    "quantity": quantity,
+                    "species": species,
+                    "environment": env,
+                    "config": config,
+                    "value": value,
+                    "unit": unit,
+                }
+            )
+
+    for name, ref in results["references"].items():
+        add("energy_per_atom", name, ref["kind"], ref["energy_per_atom"], "eV/atom")
+        if "volume_per_atom" in ref:
+            add("volume_per_atom", name, "bulk", ref["volume_per_atom"], "A^3/atom")
+    for env, table in (
+        ("bulk", "formation_energies"),
+        ("vacuum", "vacuum_formation_energies"),
+        ("LiI_100", "surface_formation_energies"),
+    ):
+        for name, v in results[table].items():
+            add("formation_energy", name, env, v["eV_per_atom"], "eV/atom", v.get("config", ""))
+            add("formation_energy", name, env, v["eV_per_fu"], "eV/f.u.", v.get("config", ""))
+    for ads, v in results["adsorption_energies"].items():
+        add("adsorption_energy", ads, "LiI_100", v["eV"], "eV", v["best_config"] or "")
+        for c in v["configs"]:
+            add("screen_adsorption_energy", ads, "LiI_100", c["screen_eV"], "eV", c["id"])
+            add("relaxed_adsorption_energy", ads, "LiI_100", c["energy"], "eV", c["id"])
+    for env, land in results["landscape"].items():
+        if land:
+            for st in land["steps"]:
+                add("oxidation_step", f"{st['from']}->{st['to']}", env, st["dE_eV_per_Li"], "eV/Li")
+    return rows
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_results(results: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+    """Write results.json and results.csv atomically; return their paths."""
+    out_dir = Path(out_dir)
+    json_path, csv_path = out_dir / "results.json", out_dir / "results.csv"
+    _atomic_write(json_path, json.dumps(results, indent=2, default=str))
+    buf = io.StringIO()
+    rows = results_rows(results)
+    writer = csv.DictWriter(
+        buf, fieldnames=["quantity", "species", "environment", "config", "value", "unit"]
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    _atomic_write(csv_path, buf.getvalue())
+    return json_path, csv_path

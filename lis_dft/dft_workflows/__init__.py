@@ -1,0 +1,1 @@
+"""Calculators, jobflow jobs and flows, the local runner, VASP sets and HPC submission."""

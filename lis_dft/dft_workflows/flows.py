@@ -1,0 +1,173 @@
+"""The study as one jobflow Flow: references, slab, screening, adsorption, collection.
+
+Job identities are deterministic: each job's uuid is derived from a hash of the study
+settings, the calculator and the input structures plus the job's role, so a re-run of
+the same study finds its finished jobs in the store and skips them (see
+:mod:`.runner`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from atomate2.forcefields.jobs import ForceFieldRelaxMaker
+from jobflow import Flow, Job, Maker
+
+from lis_dft.dft_workflows.calculators import CalculatorSpec
+from lis_dft.dft_workflows.jobs import build_slab, collect_energies, relax_summary, screen_adsorbate
+from lis_dft.structures.catalog import ADSORBATES, BULK_PHASES, SlabSettings, StudyStructures
+from lis_dft.structures.molecules import boxed
+
+REFERENCE_MOLECULES = ("S8", "Li2S", "Li2S2", "I2")
+_NAMESPACE = uuid.UUID("5b0f3c1e-7d2a-4f1b-9a51-6c1f2b7e9d10")
+
+
+@dataclass
+class StudySettings:
+    """Everything that defines a local study (and therefore its job identities)."""
+
+    calculator: CalculatorSpec = field(default_factory=CalculatorSpec)
+    slab: SlabSettings = field(default_factory=SlabSettings)
+    fmax: float = 0.05
+    steps: int = 300
+    optimizer: str = "BFGS"
+    top_k: int = 2
+    box_vacuum: float = 15.0
+    adsorbates: tuple[str, ...] = ADSORBATES
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-dict form for provenance and hashing."""
+        d = asdict(self)
+        d["calculator"] = self.calculator.as_dict()
+        return d
+
+
+def study_fingerprint(settings: StudySettings, structures: StudyStructures) -> str:
+    """Hash of the settings and input structures: the identity of a study."""
+    payload = {
+        "settings": settings.as_dict(),
+        "bulk": {k: v.as_dict() for k, v in structures.bulk.items()},
+        "molecules": {k: v.as_dict() for k, v in structures.molecules.items()},
+        "slab": structures.slab.as_dict(),
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class LocalStudyMaker(Maker):
+    """Build the Flow of the whole study on one calculator.
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    settings
+        Study settings (calculator, slab, relaxation thresholds, screening depth).
+
+    """
+
+    name: str = "lis-dft local study"
+    settings: StudySettings = field(default_factory=StudySettings)
+
+    def _relax_maker(self, relax_cell: bool, label: str) -> ForceFieldRelaxMaker:
+        s = self.settings
+        return ForceFieldRelaxMaker(
+            name=label,
+            relax_cell=relax_cell,
+            steps=s.steps,
+            relax_kwargs={"fmax": s.fmax},
+            optimizer_kwargs={"optimizer": s.optimizer},
+            ionic_step_data=("energy",),
+            **s.calculator.maker_kwargs(),
+        )
+
+    def make(self, structures: StudyStructures) -> Flow:
+        """Return the study Flow for the given (calculation-cell) structures."""
+        s = self.settings
+        fingerprint = study_fingerprint(s, structures)
+        jobs: list[Job] = []
+
+        def pin(job: Job, key: str) -> Job:
+            job.set_uuid(str(uuid.uuid5(_NAMESPACE, f"{fingerprint}/{key}")))
+            job.metadata = {**(job.metadata or {}), "lis_dft_key": key, "study": fingerprint}
+            jobs.append(job)
+            return job
+
+        bulk_jobs = {
+            name: pin(
+                self._relax_maker(True, f"relax bulk {name}").make(structures.bulk[name]),
+                f"bulk/{name}",
+            )
+            for name in BULK_PHASES
+        }
+        molecules = sorted(
+            set(REFERENCE_MOLECULES) | set(s.adsorbates), key=REFERENCE_MOLECULES.index
+        )
+        mol_jobs = {
+            name: pin(
+                self._relax_maker(False, f"relax molecule {name}").make(
+                    boxed(structures.molecules[name], s.box_vacuum)
+                ),
+                f"molecule/{name}",
+            )
+            for name in molecules
+        }
+        slab_build = pin(
+            build_slab(
+                bulk_jobs["LiI"].output.structure,
+                list(s.slab.supercell),
+                s.slab.vacuum,
+                s.slab.fixed_layers,
+            ),
+            "slab/build",
+        )
+        slab_relax = pin(
+            self._relax_maker(False, "relax LiI(100) slab").make(slab_build.output), "slab/relax"
+        )
+        screens, adslabs = {}, {}
+        calc = {"name": s.calculator.name, "d3": s.calculator.d3, **s.calculator.kwargs}
+        for ads in s.adsorbates:
+            screen = pin(
+                screen_adsorbate(
+                    slab_build.output,
+                    slab_relax.output.structure,
+                    slab_relax.output.output.energy,
+                    mol_jobs[ads].output.structure,
+                    mol_jobs[ads].output.output.energy,
+                    ads,
+                    calc,
+                    s.top_k,
+                    s.slab.ads_height,
+                    s.slab.min_distance,
+                ),
+                f"screen/{ads}",
+            )
+            screen.name = f"screen {ads} placements"
+            screens[ads] = screen.output
+            adslabs[ads] = [
+                relax_summary(
+                    pin(
+                        self._relax_maker(False, f"relax {ads}@LiI(100) #{i + 1}").make(
+                            screen.output["candidates"][i]
+                        ),
+                        f"adslab/{ads}/{i}",
+                    )
+                )
+                for i in range(s.top_k)
+            ]
+        pin(
+            collect_energies(
+                {k: relax_summary(v) for k, v in bulk_jobs.items()},
+                {k: relax_summary(v) for k, v in mol_jobs.items()},
+                relax_summary(slab_relax),
+                screens,
+                adslabs,
+            ),
+            "collect",
+        )
+        return Flow(jobs, output=jobs[-1].output, name=self.name)

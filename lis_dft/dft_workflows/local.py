@@ -1,0 +1,83 @@
+"""The local study end to end: structures -> jobflow flow -> store -> results, figures, report."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from lis_dft.analysis.plots import plot_activation_diagram, plot_formation_energies
+from lis_dft.analysis.report import write_report
+from lis_dft.analysis.results import build_results, write_results
+from lis_dft.dft_workflows.flows import LocalStudyMaker, StudySettings
+from lis_dft.dft_workflows.runner import RunStats, ensure_writable, job_output, preflight, run_flow
+from lis_dft.dft_workflows.stores import job_store_from_uri, local_job_store
+from lis_dft.provenance import provenance
+from lis_dft.structures.catalog import build_study_structures
+
+
+def write_outputs(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Write results.json/csv, both figures (PNG + SVG) and report.md into ``out_dir``."""
+    fig_dir = out_dir / "figures"
+    paths: dict[str, Path] = {}
+    paths["formation_energies"] = plot_formation_energies(results, fig_dir)[0]
+    paths["activation_diagram"] = plot_activation_diagram(results, fig_dir)[0]
+    paths["results.json"], paths["results.csv"] = write_results(results, out_dir)
+    figures = {
+        "Formation energies per atom": "figures/formation_energies.png",
+        "Oxidation landscape (activation diagram)": "figures/activation_diagram.png",
+    }
+    paths["report.md"] = write_report(results, out_dir, figures)
+    return paths
+
+
+def run_local_study(
+    out_dir: str | Path,
+    settings: StudySettings | None = None,
+    overrides: dict[str, Path] | None = None,
+    store_uri: str | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, Any], RunStats]:
+    """Run (or resume) the whole study and write every output.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder; holds the embedded job store (``store/``), per-job folders
+        (``jobs/``), results, figures and report.
+    settings
+        Study settings; defaults to the default calculator and the paper's slab.
+    overrides
+        Phase name -> user structure file.
+    store_uri
+        A MongoDB URI to use instead of the embedded JSON store.
+    progress
+        Show the progress bar.
+
+    Returns
+    -------
+    results, stats
+
+    """
+    settings = settings or StudySettings()
+    out_dir = Path(out_dir).absolute()  # jobs run in their own folders
+    preflight(settings.calculator.name, {"Li", "S", "I"})
+    ensure_writable(out_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        structures = build_study_structures(
+            overrides, settings.slab, conventional=False, with_placements=False
+        )
+    flow = LocalStudyMaker(settings=settings).make(structures)
+    store = job_store_from_uri(store_uri) if store_uri else local_job_store(out_dir / "store")
+    stats = run_flow(flow, store, out_dir / "jobs", progress=progress)
+    record = job_output(store, flow.jobs[-1].uuid)
+    results = build_results(
+        record,
+        calculator=settings.calculator.describe(),
+        settings=settings.as_dict(),
+        provenance=provenance(),
+        timing=stats.as_dict(),
+    )
+    write_outputs(results, out_dir)
+    return results, stats

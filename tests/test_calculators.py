@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.build import bulk, molecule
+from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
+
+from lis_dft.dft_workflows.calculators import (
+    CALC_TIMER,
+    CalculatorSpec,
+    build_calculator,
+    check_elements,
+    resolve_d3,
+)
+from lis_dft.dft_workflows.mock import MockCalculator
+from lis_dft.errors import CalculatorError
+
+
+def test_mock_forces_and_stress_are_exact_derivatives():
+    atoms = bulk("LiI", "rocksalt", a=5.6).repeat((2, 1, 1))
+    atoms.rattle(0.05, seed=3)
+    atoms.calc = MockCalculator()
+    assert np.allclose(atoms.get_forces(), calculate_numerical_forces(atoms, eps=1e-5), atol=1e-6)
+    assert np.allclose(atoms.get_stress(), calculate_numerical_stress(atoms, eps=1e-6), atol=1e-6)
+
+
+def test_mock_is_deterministic_and_defined_for_every_element():
+    for symbol in ("Li", "S", "I", "Xe", "U"):
+        a = molecule("H2")
+        a.set_chemical_symbols([symbol, symbol])
+        a.calc = MockCalculator()
+        e1 = a.get_potential_energy()
+        a.calc = MockCalculator()
+        assert a.get_potential_energy() == e1
+        assert np.isfinite(e1)
+
+
+def test_mock_has_a_real_minimum():
+    from ase import Atoms
+    from ase.optimize import BFGS
+
+    dimer = Atoms("S2", positions=[[0, 0, 0], [0, 0, 2.6]])
+    dimer.calc = MockCalculator()
+    assert BFGS(dimer, logfile=None).run(fmax=1e-3, steps=100)
+    assert dimer.get_distance(0, 1) == pytest.approx(2.1, abs=0.05)  # 2 x covalent radius of S
+
+
+def test_emt_refuses_li_s_i_before_any_work():
+    with pytest.raises(CalculatorError) as err:
+        check_elements("emt", {"Li", "S", "I", "Cu"})
+    message = str(err.value)
+    assert "I, Li, S" in message and "chgnet" in message
+    check_elements("emt", {"Cu", "Pt"})  # supported elements pass
+
+
+def test_unknown_calculator_and_d3():
+    with pytest.raises(CalculatorError, match="Unknown calculator"):
+        CalculatorSpec("vasp-but-free")
+    with pytest.raises(CalculatorError, match="D3"):
+        resolve_d3("chgnet", "d5")
+
+
+def test_d3_policy_is_recorded():
+    assert CalculatorSpec("chgnet").d3 == "zero"
+    assert CalculatorSpec("chgnet", "bj").d3 == "bj"
+    assert CalculatorSpec("mock").d3 == "none"
+    assert CalculatorSpec("xtb").d3 == "none"
+    desc = CalculatorSpec("sevennet").describe()
+    assert desc["d3"]["damping"] == "zero" and desc["d3"]["functional"] == "PBE"
+    assert set(desc) >= {"name", "model", "version", "d3"}
+    assert CalculatorSpec("mock").describe()["is_mock"] is True
+
+
+def test_calls_are_timed():
+    CALC_TIMER.reset()
+    atoms = bulk("Li", "bcc", a=3.5)
+    atoms.calc = build_calculator("mock")
+    atoms.get_potential_energy()
+    assert CALC_TIMER.calls == 1 and CALC_TIMER.seconds > 0
+
+
+@pytest.mark.mlip
+def test_d3_adds_dispersion_to_chgnet():
+    pytest.importorskip("chgnet")
+    pytest.importorskip("dftd3")
+    atoms = bulk("Li", "bcc", a=3.51)
+    atoms.calc = build_calculator("chgnet", d3="none")
+    e_plain = atoms.get_potential_energy()
+    atoms.calc = build_calculator("chgnet", d3="zero")
+    e_d3 = atoms.get_potential_energy()
+    assert e_d3 < e_plain  # dispersion is attractive
+    assert -0.5 < e_d3 - e_plain < 0
+
+
+def test_xtb_and_gpaw_are_optional():
+    for name, module in (("xtb", "tblite"), ("gpaw", "gpaw")):
+        try:
+            __import__(module)
+        except ImportError:
+            with pytest.raises(CalculatorError, match=f"lis-dft\\[{name}\\]"):
+                build_calculator(name)
