@@ -200,6 +200,78 @@ def run(
     )
 
 
+@app.command()
+@friendly_errors
+def thermo(
+    results: Annotated[
+        Path,
+        typer.Argument(help="results.json (or its folder) from 'lis-dft run' or 'lis-dft parse'."),
+    ] = Path("lis-dft-run/results.json"),
+    out: Annotated[
+        Path, typer.Option(help="Output directory for thermo.json, thermo.csv and figures.")
+    ] = Path("lis-dft-thermo"),
+    counter_voltage: Annotated[
+        float, typer.Option(help="Counter electrode vs Li+/Li, V (Li-In: 0.62).")
+    ] = 0.62,
+    cell_params: Annotated[
+        Path | None, typer.Option(help="YAML/JSON file overriding cell parameters (see docs).")
+    ] = None,
+) -> None:
+    """Convex hull, voltages, capacities, volume change and cell energy density from a study."""
+    from lis_dft.analysis.cell import CellParameters
+    from lis_dft.analysis.thermo_outputs import load_results, run_thermo
+
+    data = load_results(results)
+    params = CellParameters.from_file(cell_params) if cell_params else None
+    summary = run_thermo(data, out, counter_voltage, params)
+    table = Table(title="Thermodynamics")
+    for col in ("quantity", "value"):
+        table.add_column(col)
+    for name, v in summary["hull_Li_S"].items():
+        table.add_row(
+            f"E above hull {name}", f"{1000 * v['e_above_hull_eV_per_atom']:.0f} meV/atom"
+        )
+    for name, v in summary["voltages"].items():
+        table.add_row(
+            f"V {name}", f"{v['V_vs_Li']:.2f} V vs Li, {v['V_vs_counter']:.2f} V vs counter"
+        )
+    for name, v in summary["volume_change_per_S"].items():
+        table.add_row(f"volume change {name}", f"{v['change_pct']:+.1f}% per S")
+    Console().print(table)
+    Console().print(
+        f"Written: {Path(out) / 'thermo.json'}, {Path(out) / 'thermo.csv'}, {Path(out) / 'figures'}"
+    )
+
+
+@app.command()
+@friendly_errors
+def mixture(
+    capacity: Annotated[float, typer.Option(help="Measured capacity, mAh per g of sulfur.")],
+    allow_unreacted: Annotated[
+        bool, typer.Option(help="Allow unreacted sulfur when no Li2S/Li2S2 mix fits.")
+    ] = False,
+    unreacted_fraction: Annotated[
+        float | None, typer.Option(help="Fix the fraction of unreacted sulfur atoms (0-1).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """The Li2S/Li2S2 split (fractions of the S atoms) that explains a measured capacity."""
+    import json as _json
+
+    from lis_dft.analysis.mixture import discharge_mixture
+
+    m = discharge_mixture(capacity, allow_unreacted, unreacted_fraction)
+    if as_json:
+        typer.echo(_json.dumps(m.as_dict(), indent=2))
+        return
+    typer.echo(
+        f"{m.capacity:.1f} mAh/g S = {m.electrons_per_s:.3f} e- per S: "
+        f"{100 * m.li2s_fraction:.1f}% Li2S, {100 * m.li2s2_fraction:.1f}% Li2S2, "
+        f"{100 * m.unreacted_s_fraction:.1f}% unreacted S (fractions of S atoms; {m.note}). "
+        f"Limits: {m.capacity_s_to_li2s2:.1f} (all Li2S2) to {m.capacity_s_to_li2s:.1f} (all Li2S) mAh/g S."
+    )
+
+
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point."""
     app()

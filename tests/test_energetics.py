@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from pymatgen.core import Lattice, Molecule, Structure
 
@@ -186,3 +187,59 @@ def test_results_schema_and_csv(record):
         and r["value"] == pytest.approx(-1.5)
         for r in rows
     )
+
+
+def test_decomposed_adsorbate_is_flagged_and_not_preferred():
+    """An S8 whose ring opened must not be reported as S8 adsorption when an intact one exists."""
+    from pymatgen.core import Lattice, Structure
+
+    from lis_dft.structures.molecules import s8_crown
+
+    slab = Structure(Lattice.tetragonal(20.0, 30.0), ["Li", "I"], [[0, 0, 0.1], [0.15, 0, 0.1]])
+    ring = s8_crown()
+    intact = slab.copy()
+    for site in ring:
+        intact.append("S", site.coords + np.array([10, 10, 12]), coords_are_cartesian=True)
+    broken = slab.copy()
+    for i, site in enumerate(ring):
+        shift = [10, 10, 12] if i < 4 else [14, 14, 12]  # half the ring moved 5.7 Å away
+        broken.append("S", site.coords + np.array(shift), coords_are_cartesian=True)
+    record = {
+        "slab": {"energy": -10.0, "structure": slab},
+        "molecules": {"S8": {"energy": -33.0, "structure": intact}},
+        "adsorbates": {
+            "S8": {
+                "configs": [
+                    {
+                        "id": "ok",
+                        "site": "hollow",
+                        "orientation": "flat-r0",
+                        "screen_energy": -0.5,
+                        "relaxed": True,
+                        "energy": -44.0,
+                        "structure": intact,
+                    },
+                    {
+                        "id": "opened",
+                        "site": "top_Li",
+                        "orientation": "flat-r0",
+                        "screen_energy": -0.2,
+                        "relaxed": True,
+                        "energy": -48.0,
+                        "structure": broken,
+                    },
+                ]
+            }
+        },
+    }
+    ea = en.adsorption_energies(record)["S8"]
+    assert ea["best_config"] == "ok" and ea["best_config_intact"] is True
+    assert ea["eV"] == pytest.approx(-1.0)
+    flags = {c["id"]: c["intact"] for c in ea["configs"]}
+    assert flags == {"ok": True, "opened": False}
+    # with only the broken one relaxed, it is reported but flagged
+    record["adsorbates"]["S8"]["configs"] = record["adsorbates"]["S8"]["configs"][1:]
+    for c in record["adsorbates"]["S8"]["configs"]:
+        c.pop("intact", None)
+    only = en.adsorption_energies(record)["S8"]
+    assert only["best_config"] == "opened" and only["best_config_intact"] is False

@@ -20,7 +20,9 @@ Definitions (also written to results.json)
 - In vacuum: the same with the isolated molecule, E_f^vac = E(mol) - sum_i n_i mu_i.
 - On LiI(100): E_f^LiI = E(slab+mol) - E(slab) - sum_i n_i mu_i (adsorbate atoms only).
 - Adsorption energy: E_A = E(slab+mol) - [E(slab) + E(mol)]; the reported value is the
-  lowest over the relaxed configurations.
+  lowest over the relaxed configurations in which the adsorbate stayed intact (S8 ring,
+  S2 dimer); a decomposed adsorbate is reported only when no configuration stayed
+  intact, and is flagged (``best_config_intact`` false).
 - Oxidation landscape (per S atom, Li removed to Li metal, i.e. at 0 V vs Li+/Li):
   g(Li2S) = E_f(Li2S), g(Li2S2) = E_f(Li2S2)/2, g(S8) = E_f(S8)/8 in each environment;
   step energies dE = g(next) - g(previous) are per Li removed, so in eV they equal the
@@ -46,7 +48,7 @@ DEFINITIONS = {
     "formation_energy_bulk": "E_f = [E(bulk) - sum_i n_i mu_i] / n_fu (eV/f.u.) or / N_atoms (eV/atom)",
     "formation_energy_vacuum": "E_f^vac = [E(isolated molecule) - sum_i n_i mu_i] / N_atoms",
     "formation_energy_LiI_100": "E_f^LiI = [E(LiI(100)+X) - E(LiI(100)) - sum_i n_i mu_i] / N_atoms(X)",
-    "adsorption_energy": "E_A = E(LiI(100)+X) - [E(LiI(100)) + E(X)], lowest relaxed configuration",
+    "adsorption_energy": "E_A = E(LiI(100)+X) - [E(LiI(100)) + E(X)], lowest relaxed configuration with X intact",
     "landscape": (
         "per S atom at 0 V vs Li+/Li: g(Li2S)=E_f(Li2S), g(Li2S2)=E_f(Li2S2)/2, g(S8)=E_f(S8)/8; "
         "step dE = g(next) - g(previous) per Li removed (eV = V vs Li+/Li); "
@@ -110,14 +112,65 @@ def bulk_formation_energies(
     return out
 
 
+def adsorbate_integrity(
+    adslab: Structure | dict | None, n_slab: int | None, adsorbate: str
+) -> tuple[bool | None, str]:
+    """Whether the relaxed adsorbate is still the molecule it started as.
+
+    The adsorbate atoms are the ones after the first ``n_slab`` sites (the order every
+    lis-dft placement uses). S8 must keep its ring (two S neighbours per S, bonds
+    1.95-2.25 Å) and Li2S2 its S-S dimer; a potential that opens the ring gives the
+    energy of a different species, which must not be reported as adsorption of S8.
+    """
+    from lis_dft.structures.validation import check_molecule
+
+    if adslab is None or n_slab is None:
+        return None, "no relaxed structure"
+    s = Structure.from_dict(adslab) if isinstance(adslab, dict) else adslab
+    sites = s.sites[n_slab:]
+    if (
+        Composition(adsorbate).reduced_formula
+        != Composition("".join(site.specie.symbol for site in sites)).reduced_formula
+    ):
+        return None, "adsorbate atoms not found after the slab atoms"
+    mol_struct = Structure.from_sites(sites)
+    # periodic (slab lattice) so an adsorbate wrapped across the cell edge stays whole
+    report = check_molecule(adsorbate, mol_struct, relaxed=True)
+    failed = [c for c in report.failures() if c.name != "box vacuum"]
+    return (not failed), (
+        "intact" if not failed else "; ".join(f"{c.name}: {c.detail}" for c in failed)
+    )
+
+
 def best_config(configs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The relaxed configuration with the lowest total energy."""
+    """The relaxed configuration with the lowest total energy, intact adsorbates first.
+
+    A configuration whose adsorbate decomposed (``intact`` False) is chosen only when no
+    relaxed configuration kept the molecule intact.
+    """
     relaxed = [c for c in configs if c.get("relaxed") and c.get("energy") is not None]
-    return min(relaxed, key=lambda c: c["energy"]) if relaxed else None
+    intact = [c for c in relaxed if c.get("intact") is not False]
+    pool = intact or relaxed
+    return min(pool, key=lambda c: c["energy"]) if pool else None
+
+
+def annotate_integrity(record: dict[str, Any]) -> None:
+    """Add ``intact`` and ``integrity`` to every relaxed configuration of ``record``."""
+    slab_struct = record["slab"].get("structure")
+    n_slab = record["slab"].get("n_atoms")
+    if n_slab is None and slab_struct is not None:
+        n_slab = len(
+            Structure.from_dict(slab_struct) if isinstance(slab_struct, dict) else slab_struct
+        )
+    for ads, data in record.get("adsorbates", {}).items():
+        for c in data["configs"]:
+            if c.get("relaxed") and "intact" not in c:
+                c["intact"], c["integrity"] = adsorbate_integrity(c.get("structure"), n_slab, ads)
 
 
 def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """E_A of every adsorbate: best relaxed value and every configuration tried."""
+    annotate_integrity(record)
     e_slab = record["slab"]["energy"]
     out = {}
     for ads, data in record.get("adsorbates", {}).items():
@@ -134,12 +187,15 @@ def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "relaxed": bool(c.get("relaxed")),
                     "energy": e_a,
                     "converged": c.get("converged"),
+                    "intact": c.get("intact"),
+                    "integrity": c.get("integrity"),
                 }
             )
         best = best_config(data["configs"])
         out[ads] = {
             "eV": best["energy"] - e_slab - e_mol if best else None,
             "best_config": best["id"] if best else None,
+            "best_config_intact": best.get("intact") if best else None,
             "configs": configs,
         }
     return out
@@ -161,6 +217,7 @@ def surface_formation_energies(
     record: dict[str, Any], mu: dict[str, float]
 ) -> dict[str, dict[str, float]]:
     """E_f^LiI of each adsorbate in its best relaxed configuration on LiI(100)."""
+    annotate_integrity(record)
     e_slab = record["slab"]["energy"]
     out = {}
     for ads, data in record.get("adsorbates", {}).items():
@@ -170,6 +227,7 @@ def surface_formation_energies(
         comp = _composition(record["molecules"][ads])
         out[ads] = formation_energy(best["energy"] - e_slab, comp, mu, FORMULA_UNITS[ads])
         out[ads]["config"] = best["id"]
+        out[ads]["intact"] = best.get("intact")
     return out
 
 

@@ -99,6 +99,19 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
             lines.append(
                 f"| {env} | {_fmt(s1)} | {_fmt(s2)} | {land['limiting_step']} | {_fmt(land['onset_potential_V_vs_Li'])} |"
             )
+    th = results.get("thermo")
+    if th:
+        lines += ["", "## Hull, voltages, volume change", "", "| quantity | value |", "|---|---|"]
+        for name, v in th["hull_Li_S"].items():
+            lines.append(
+                f"| E above hull, {name} | {1000 * v['e_above_hull_eV_per_atom']:.0f} meV/atom |"
+            )
+        for name, v in th["voltages"].items():
+            lines.append(
+                f"| V({name}) | {v['V_vs_Li']:.2f} V vs Li⁺/Li, {v['V_vs_counter']:.2f} V vs Li–In |"
+            )
+        for name, v in th["volume_change_per_S"].items():
+            lines.append(f"| volume change per S, {name} | {v['change_pct']:+.1f} % |")
     lines += ["", "## Figures", ""]
     for title, path in figures.items():
         lines.append(f"![{title}]({path})")

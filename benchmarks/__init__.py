@@ -1,0 +1,1 @@
+"""Benchmark scripts; run ``python -m benchmarks`` (see benchmarks/README.md)."""

@@ -1,0 +1,89 @@
+"""Which Li2S/Li2S2 mixture explains a measured capacity per g of sulfur.
+
+With fractions of the S atoms x (as Li2S), y (as Li2S2) and u (unreacted S),
+
+    x + y + u = 1,        2x + y = Q / Q1,
+
+where Q1 = F / (3.6 M_S) is the capacity of one electron per S atom (S -> Li2S2).
+Without unreacted sulfur (u = 0) a solution exists for Q1 <= Q <= 2 Q1. Below Q1 no
+Li2S/Li2S2 mixture explains the capacity; allowing unreacted sulfur then gives the
+mixture with the least unreacted sulfur (all product Li2S2, u = 1 - Q/Q1), or the
+mixture at a fixed u if one is given. Above 2 Q1 (all Li2S) nothing can explain it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from lis_dft.analysis.thermo import specific_capacity
+from lis_dft.errors import ParameterError
+
+
+@dataclass
+class Mixture:
+    """Fractions of the sulfur atoms in each state, and what they imply."""
+
+    capacity: float
+    li2s_fraction: float
+    li2s2_fraction: float
+    unreacted_s_fraction: float
+    electrons_per_s: float
+    capacity_s_to_li2s2: float
+    capacity_s_to_li2s: float
+    note: str
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def discharge_mixture(
+    capacity: float, allow_unreacted: bool = False, unreacted_fraction: float | None = None
+) -> Mixture:
+    """Return the Li2S/Li2S2 (/S) split that gives ``capacity`` mAh per g S.
+
+    Parameters
+    ----------
+    capacity
+        Measured capacity, mAh per g of sulfur.
+    allow_unreacted
+        Allow unreacted sulfur when no Li2S/Li2S2 mixture fits (Q < Q1).
+    unreacted_fraction
+        Fix the unreacted fraction u instead (0 <= u < 1).
+
+    """
+    q1 = specific_capacity(1, "S")
+    q_max = 2 * q1
+    if not capacity == capacity or capacity < 0:  # NaN or negative
+        raise ParameterError(f"Capacity must be a non-negative number of mAh/g S, got {capacity}.")
+    if capacity > q_max * (1 + 1e-12):
+        raise ParameterError(
+            f"{capacity:.1f} mAh/g S exceeds the theoretical maximum {q_max:.1f} mAh/g S "
+            "(all sulfur as Li2S): no mixture explains it. Check the mass normalisation."
+        )
+    n = capacity / q1  # electrons per S atom
+    if unreacted_fraction is not None:
+        u = float(unreacted_fraction)
+        if not 0 <= u < 1:
+            raise ParameterError(f"Unreacted fraction must be in [0, 1), got {u}.")
+        x, y = n - (1 - u), 2 * (1 - u) - n
+        if x < -1e-12 or y < -1e-12:
+            lo, hi = (1 - u) * q1, 2 * (1 - u) * q1
+            raise ParameterError(
+                f"With {u:.3f} of the sulfur unreacted, capacities from {lo:.1f} to {hi:.1f} "
+                f"mAh/g S are possible; {capacity:.1f} is outside."
+            )
+        note = f"unreacted fraction fixed at {u:.3f}"
+    elif n >= 1:
+        u, x, y = 0.0, n - 1, 2 - n
+        note = "Li2S + Li2S2, no unreacted sulfur"
+    elif allow_unreacted:
+        u, x, y = 1 - n, 0.0, n
+        note = "below one electron per S: least unreacted sulfur, all product Li2S2"
+    else:
+        raise ParameterError(
+            f"{capacity:.1f} mAh/g S is below {q1:.1f} mAh/g S (all sulfur as Li2S2): no "
+            "Li2S/Li2S2 mixture explains it. Allow unreacted sulfur (--allow-unreacted)."
+        )
+    x, y = max(x, 0.0), max(y, 0.0)
+    return Mixture(capacity, x, y, u, n, q1, q_max, note)
