@@ -272,6 +272,188 @@ def mixture(
     )
 
 
+@app.command()
+@friendly_errors
+def inputs(
+    code: Annotated[str, typer.Option(help="Input format; only 'vasp' for now.")] = "vasp",
+    out: Annotated[
+        Path, typer.Option(help="Campaign directory (one folder per calculation).")
+    ] = Path("lis-dft-vasp"),
+    supercell: Supercell = (3, 3, 3),
+    vacuum: Annotated[float, typer.Option(help="Vacuum between slab images, Å.", min=1.0)] = 15.0,
+    fixed_layers: Annotated[int, typer.Option(help="Bottom atomic layers held fixed.", min=0)] = 3,
+    structure: Overrides = None,
+    ivdw: Annotated[int, typer.Option(help="VASP IVDW: 11 = D3 zero damping, 12 = D3-BJ.")] = 11,
+    incar: Annotated[
+        list[str] | None,
+        typer.Option("--incar", help="Override an INCAR tag: KEY=VALUE. Repeatable."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML file of VASP settings (encut, ediffg, slab_kpoints, incar_overrides, ...)."
+        ),
+    ] = None,
+    potcars: Annotated[
+        bool, typer.Option(help="Write real POTCARs (needs pymatgen's PMG_VASP_PSP_DIR).")
+    ] = False,
+) -> None:
+    """Write the paper's VASP inputs for the whole study and campaign.json."""
+    import yaml
+
+    from lis_dft.dft_workflows.campaign import write_campaign
+    from lis_dft.dft_workflows.vasp_sets import VaspSettings, parse_incar_overrides
+    from lis_dft.errors import ParameterError
+    from lis_dft.structures.catalog import SlabSettings, build_study_structures, parse_overrides
+
+    if code != "vasp":
+        raise ParameterError(f"Unknown --code {code!r}; only 'vasp' is supported.")
+    data: dict = {}
+    if config is not None:
+        if not config.exists():
+            raise ParameterError(f"VASP settings file not found: {config}.")
+        data = yaml.safe_load(config.read_text()) or {}
+    data.setdefault("ivdw", ivdw)
+    cli_incar = parse_incar_overrides(incar)
+    data["incar_overrides"] = {**data.get("incar_overrides", {}), **cli_incar}
+    settings = VaspSettings.from_mapping(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = build_study_structures(
+            parse_overrides(structure),
+            SlabSettings(tuple(supercell), vacuum, fixed_layers),
+            conventional=False,
+        )
+        campaign = write_campaign(
+            study,
+            out,
+            settings,
+            vacuum,
+            potcars,
+            overrides_record={
+                "config_file": str(config) if config else None,
+                "incar": cli_incar,
+                "ivdw": ivdw,
+            },
+        )
+    kinds: dict[str, int] = {}
+    for c in campaign.calculations:
+        kinds[c.kind] = kinds.get(c.kind, 0) + 1
+    Console().print(
+        f"{len(campaign.calculations) - 1} VASP calculations written to {out} ({kinds}); campaign.json lists them."
+    )
+
+
+@app.command()
+@friendly_errors
+def submit(
+    campaign_dir: Annotated[
+        Path, typer.Argument(help="Campaign directory made by 'lis-dft inputs'.")
+    ],
+    scheduler: Annotated[str, typer.Option(help="slurm or pbs.")] = "slurm",
+    config: Annotated[
+        Path | None, typer.Option(help="Resources YAML (see hpc_templates/resources.example.yaml).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="Print what would be submitted; submit nothing.")
+    ] = False,
+) -> None:
+    """Submit a campaign in dependency order; safe to run twice (no duplicate jobs)."""
+    from lis_dft.dft_workflows.campaign import load_campaign
+    from lis_dft.dft_workflows.hpc import SCHEDULERS, HpcConfig, submit_campaign
+    from lis_dft.errors import ParameterError
+
+    if scheduler not in SCHEDULERS:
+        raise ParameterError(f"Unknown scheduler {scheduler!r}; use 'slurm' or 'pbs'.")
+    campaign = load_campaign(campaign_dir)
+    actions = submit_campaign(
+        campaign, scheduler, HpcConfig.from_file(config), dry_run, echo=typer.echo
+    )
+    counts: dict[str, int] = {}
+    for a in actions:
+        counts[a["action"]] = counts.get(a["action"], 0) + 1
+    typer.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@app.command()
+@friendly_errors
+def status(
+    campaign_dir: Annotated[Path, typer.Argument(help="Campaign directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Each calculation: done, running, pending, failed (with the reason) or not submitted."""
+    import json as _json
+
+    from lis_dft.dft_workflows.campaign import load_campaign
+    from lis_dft.dft_workflows.hpc import campaign_status
+
+    rows = campaign_status(load_campaign(campaign_dir))
+    if as_json:
+        typer.echo(_json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"Campaign {campaign_dir}")
+    for col in ("calculation", "status", "job", "reason"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["status"], r["job_id"] or "", r["reason"])
+    Console().print(table)
+
+
+@app.command()
+@friendly_errors
+def parse(
+    campaign_dir: Annotated[
+        Path, typer.Argument(help="Campaign directory with finished VASP runs.")
+    ],
+) -> None:
+    """Check every VASP run, write parsed.json, and turn trusted energies into results and figures."""
+    from lis_dft.analysis.results import build_results
+    from lis_dft.analysis.vasp_results import (
+        energy_record,
+        missing_for_results,
+        parse_campaign,
+        vasp_calculator_info,
+        write_parsed,
+    )
+    from lis_dft.dft_workflows.campaign import load_campaign
+    from lis_dft.dft_workflows.local import write_outputs
+    from lis_dft.provenance import provenance
+
+    campaign = load_campaign(campaign_dir)
+    parsed = parse_campaign(campaign)
+    path = write_parsed(campaign.root, parsed)
+    table = Table(title=f"VASP calculations in {campaign_dir}")
+    for col in ("calculation", "status", "energy (eV)", "max force (eV/Å)", "reason"):
+        table.add_column(col)
+    for p in parsed:
+        table.add_row(
+            p.name,
+            p.status,
+            "" if p.energy is None else f"{p.energy:.4f}",
+            "" if p.max_force is None else f"{p.max_force:.3f}",
+            p.reason,
+        )
+    Console().print(table)
+    bad = [p for p in parsed if p.status != "ok"]
+    Console().print(f"{len(parsed) - len(bad)} trusted, {len(bad)} not trusted; details in {path}")
+    record = energy_record(campaign, parsed)
+    missing = missing_for_results(record)
+    if missing:
+        Console().print(
+            f"[yellow]No results.json: the {', '.join(missing)} reference(s) are not trusted yet.[/]"
+        )
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = build_results(
+            record, vasp_calculator_info(campaign), campaign.settings, provenance(), source="vasp"
+        )
+        write_outputs(results, campaign.root)
+    Console().print(
+        f"Results: {campaign.root / 'results.json'}, report: {campaign.root / 'report.md'}"
+    )
+
+
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point."""
     app()

@@ -156,6 +156,8 @@ def best_config(configs: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def annotate_integrity(record: dict[str, Any]) -> None:
     """Add ``intact`` and ``integrity`` to every relaxed configuration of ``record``."""
+    if not record.get("slab"):
+        return
     slab_struct = record["slab"].get("structure")
     n_slab = record["slab"].get("n_atoms")
     if n_slab is None and slab_struct is not None:
@@ -170,10 +172,14 @@ def annotate_integrity(record: dict[str, Any]) -> None:
 
 def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """E_A of every adsorbate: best relaxed value and every configuration tried."""
+    if not record.get("slab"):
+        return {}
     annotate_integrity(record)
     e_slab = record["slab"]["energy"]
     out = {}
     for ads, data in record.get("adsorbates", {}).items():
+        if ads not in record["molecules"]:
+            continue
         e_mol = record["molecules"][ads]["energy"]
         configs = []
         for c in data["configs"]:
@@ -208,7 +214,7 @@ def molecule_formation_energies(
     out = {}
     for name in OXIDATION_PATH:
         r = record["molecules"].get(name)
-        if r is not None:
+        if r is not None and all(el.symbol in mu for el in _composition(r)):
             out[name] = formation_energy(r["energy"], _composition(r), mu, FORMULA_UNITS[name])
     return out
 
@@ -217,12 +223,16 @@ def surface_formation_energies(
     record: dict[str, Any], mu: dict[str, float]
 ) -> dict[str, dict[str, float]]:
     """E_f^LiI of each adsorbate in its best relaxed configuration on LiI(100)."""
+    if not record.get("slab"):
+        return {}
     annotate_integrity(record)
     e_slab = record["slab"]["energy"]
     out = {}
     for ads, data in record.get("adsorbates", {}).items():
         best = best_config(data["configs"])
-        if best is None:
+        if best is None or ads not in record["molecules"]:
+            continue
+        if any(el.symbol not in mu for el in _composition(record["molecules"][ads])):
             continue
         comp = _composition(record["molecules"][ads])
         out[ads] = formation_energy(best["energy"] - e_slab, comp, mu, FORMULA_UNITS[ads])
@@ -276,7 +286,7 @@ def landscapes(
     The S end-point is alpha-S (E_f = 0) in the bulk landscape and S8 in the others.
     """
     per_fu_bulk = {k: v["eV_per_fu"] for k, v in bulk_ef.items()}
-    per_fu_bulk["S8"] = 0.0
+    per_fu_bulk["S8"] = 0.0  # alpha-S is the S reference of the bulk landscape
     return {
         "bulk": oxidation_landscape(per_fu_bulk),
         "vacuum": oxidation_landscape({k: v["eV_per_fu"] for k, v in vacuum_ef.items()}),

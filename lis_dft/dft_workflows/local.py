@@ -12,32 +12,39 @@ from lis_dft.analysis.results import build_results, write_results
 from lis_dft.dft_workflows.flows import LocalStudyMaker, StudySettings
 from lis_dft.dft_workflows.runner import RunStats, ensure_writable, job_output, preflight, run_flow
 from lis_dft.dft_workflows.stores import job_store_from_uri, local_job_store
+from lis_dft.errors import ParameterError
 from lis_dft.provenance import provenance
 from lis_dft.structures.catalog import build_study_structures
 
 
 def write_outputs(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
-    """Write results.json/csv, both figures (PNG + SVG) and report.md into ``out_dir``."""
+    """Write results.json/csv, figures (PNG + SVG) and report.md into ``out_dir``.
+
+    Hull and voltage figures are added when the Li, S, Li2S and Li2S2 references are all
+    present (a VASP campaign may lack one while runs are still failing).
+    """
     from lis_dft.analysis.thermo_outputs import plot_hull, plot_voltage_profile, thermo_summary
 
     fig_dir = out_dir / "figures"
     paths: dict[str, Path] = {}
-    summary = thermo_summary(results)
-    results["thermo"] = {
-        k: summary[k]
-        for k in ("hull_Li_S", "voltages", "counter_electrode_vs_Li_V", "volume_change_per_S")
-    }
-    plot_hull(results, fig_dir)
-    plot_voltage_profile(results, summary, fig_dir)
-    paths["formation_energies"] = plot_formation_energies(results, fig_dir)[0]
-    paths["activation_diagram"] = plot_activation_diagram(results, fig_dir)[0]
-    paths["results.json"], paths["results.csv"] = write_results(results, out_dir)
     figures = {
         "Formation energies per atom": "figures/formation_energies.png",
         "Oxidation landscape (activation diagram)": "figures/activation_diagram.png",
-        "Li-S convex hull": "figures/hull.png",
-        "Voltage profile": "figures/voltage_profile.png",
     }
+    try:
+        summary = thermo_summary(results)
+    except (ParameterError, KeyError):
+        summary = None
+    if summary:
+        keys = ("hull_Li_S", "voltages", "counter_electrode_vs_Li_V", "volume_change_per_S")
+        results["thermo"] = {k: summary[k] for k in keys}
+        paths["hull"] = plot_hull(results, fig_dir)[0]
+        paths["voltage_profile"] = plot_voltage_profile(results, summary, fig_dir)[0]
+        figures["Li-S convex hull"] = "figures/hull.png"
+        figures["Voltage profile"] = "figures/voltage_profile.png"
+    paths["formation_energies"] = plot_formation_energies(results, fig_dir)[0]
+    paths["activation_diagram"] = plot_activation_diagram(results, fig_dir)[0]
+    paths["results.json"], paths["results.csv"] = write_results(results, out_dir)
     paths["report.md"] = write_report(results, out_dir, figures)
     return paths
 

@@ -1,0 +1,1 @@
+"""Job-script templates (Jinja2) for SLURM and PBS, shipped with the package."""
