@@ -1,0 +1,540 @@
+"""lis-dft benchmarks: the study, screening vs exhaustive, parsing, inputs, scaling.
+
+Writes ``RESULTS.md`` and ``results.json`` (machine, package versions, and for every
+figure the median of the repeats) into ``--out`` (default: this folder).
+
+- ``--quick``: mock calculator, small slab, few repeats; run by the test suite so the
+  scripts keep working. Its numbers say nothing about performance.
+- default: the paper-sized study with the default potential (CHGNet + D3) on this
+  machine. The end-to-end study and the exhaustive baseline take minutes per repeat,
+  so their repeat count is set separately (``--study-repeats``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lis_dft.provenance import package_versions
+
+HERE = Path(__file__).parent
+
+
+def machine() -> dict[str, Any]:
+    """Cores, CPU model, memory, Python."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_GiB": round(mem_gib, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+# --------------------------------------------------------------------------- 1. study
+def bench_study(
+    out: Path, calculator: str, supercell: list[int], fixed: int, repeats: int, top_k: int
+) -> dict[str, Any]:
+    """Run the whole study ``repeats`` times in fresh folders (separate processes)."""
+    runs = []
+    for i in range(repeats):
+        run_dir = out / f"study_run{i}"
+        shutil.rmtree(run_dir, ignore_errors=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "lis_dft.cli",
+            "run",
+            "--calculator",
+            calculator,
+            "--out",
+            str(run_dir),
+            "--no-progress",
+            "--top-k",
+            str(top_k),
+            "--supercell",
+            *map(str, supercell),
+            "--fixed-layers",
+            str(fixed),
+        ]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if proc.returncode != 0:
+            raise RuntimeError(f"study run failed: {proc.stderr[-2000:]}")
+        timing = json.loads((run_dir / "results.json").read_text())["timing"]
+        runs.append(
+            {
+                "process_wall_s": wall,
+                "flow_wall_s": timing["wall_seconds"],
+                "calculator_s": timing["calculator_seconds"],
+                "calculator_fraction_of_flow": timing["calculator_fraction"],
+                "calculator_fraction_of_process": timing["calculator_seconds"] / wall,
+                "calculator_calls": timing["calculator_calls"],
+                "peak_rss_MiB": after.ru_maxrss / 1024,  # max over children so far
+                "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+            }
+        )
+    keys = runs[0].keys()
+    return {
+        "calculator": calculator,
+        "supercell": supercell,
+        "top_k": top_k,
+        "repeats": repeats,
+        "median": {k: _median([r[k] for r in runs]) for k in keys},
+        "runs": runs,
+        "run_dir": str(out / "study_run0"),
+    }
+
+
+def _load_study(run_dir: Path) -> dict[str, Any]:
+    """Relaxed slab/molecules and per-job stats from a finished study folder."""
+    from pymatgen.core import Structure
+
+    docs = json.loads((run_dir / "store" / "jobs.json").read_text())
+    by_key = {d["metadata"].get("lis_dft_key"): d for d in docs if d.get("metadata")}
+    results = json.loads((run_dir / "results.json").read_text())
+    slab_build = Structure.from_dict(by_key["slab/build"]["output"])
+    return {"by_key": by_key, "results": results, "ideal_slab": slab_build}
+
+
+# --------------------------------------------------------------------------- 2. screening
+def bench_screening(run_dir: Path, calculator: str) -> dict[str, Any]:
+    """lis-dft screening (from the study run) vs relaxing every ASF placement (atomate2 way)."""
+    from atomate2.forcefields.jobs import ForceFieldRelaxMaker
+    from jobflow import Flow
+    from pymatgen.analysis.adsorption import AdsorbateSiteFinder
+    from pymatgen.core import Structure
+
+    from lis_dft.dft_workflows.calculators import CALC_TIMER, CalculatorSpec
+    from lis_dft.dft_workflows.jobs import molecule_from_boxed
+    from lis_dft.dft_workflows.runner import run_flow
+    from lis_dft.dft_workflows.stores import local_job_store
+
+    study = _load_study(run_dir)
+    by_key, results = study["by_key"], study["results"]
+    settings = results["settings"]
+    spec = CalculatorSpec(calculator)
+    slab_doc = by_key["slab/relax"]["output"]
+    slab = Structure.from_dict(slab_doc["structure"])
+    fixed = study["ideal_slab"].site_properties.get("selective_dynamics")
+    e_slab = slab_doc["output"]["energy"]
+    timing = results["timing"]["job_seconds"]
+    out: dict[str, Any] = {}
+    maker = ForceFieldRelaxMaker(
+        relax_cell=False,
+        steps=settings["steps"],
+        relax_kwargs={"fmax": settings["fmax"]},
+        optimizer_kwargs={"optimizer": settings["optimizer"]},
+        ionic_step_data=("energy",),
+        **spec.maker_kwargs(),
+    )
+    for ads in ("Li2S", "Li2S2", "S8"):
+        mol_doc = by_key[f"molecule/{ads}"]["output"]
+        e_mol = mol_doc["output"]["energy"]
+        screen = by_key[f"screen/{ads}"]["output"]
+        relax_keys = [k for k in by_key if k and k.startswith(f"adslab/{ads}/")]
+        ours_calls = len(screen["configs"]) + sum(
+            by_key[k]["output"]["output"]["n_steps"] + 1 for k in relax_keys
+        )
+        ours_wall = timing.get(f"screen/{ads}", 0) + sum(timing.get(k, 0) for k in relax_keys)
+        ours_best = results["adsorption_energies"][ads]["eV"]
+        # the atomate2 AdsorptionMaker way: every ASF placement, relaxed
+        molecule = molecule_from_boxed(Structure.from_dict(mol_doc["structure"]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            placements = AdsorbateSiteFinder(slab).generate_adsorption_structures(
+                molecule, translate=True
+            )
+        jobs = []
+        for p in placements:
+            if fixed is not None:
+                p.add_site_property(
+                    "selective_dynamics", list(fixed) + [[True] * 3] * (len(p) - len(fixed))
+                )
+            jobs.append(maker.make(p))
+        with tempfile.TemporaryDirectory() as tmp:
+            store = local_job_store(Path(tmp) / "store")
+            CALC_TIMER.reset()
+            t0 = time.perf_counter()
+            run_flow(Flow(jobs), store, Path(tmp) / "jobs", progress=False)
+            wall = time.perf_counter() - t0
+            calls = CALC_TIMER.calls
+            energies = [store.get_output(j.uuid)["output"]["energy"] for j in jobs]
+        exh_best = min(energies) - e_slab - e_mol
+        out[ads] = {
+            "lis_dft": {
+                "force_calls": ours_calls,
+                "wall_s": ours_wall,
+                "best_E_A_eV": ours_best,
+                "placements_screened": len(screen["configs"]),
+                "relaxed": len(relax_keys),
+            },
+            "exhaustive_atomate2_asf": {
+                "force_calls": calls,
+                "wall_s": wall,
+                "best_E_A_eV": exh_best,
+                "placements_relaxed": len(placements),
+            },
+            "force_call_ratio": calls / ours_calls,
+            "best_difference_eV": ours_best - exh_best,
+        }
+    total_ours = sum(v["lis_dft"]["force_calls"] for v in out.values())
+    total_exh = sum(v["exhaustive_atomate2_asf"]["force_calls"] for v in out.values())
+    return {
+        "per_adsorbate": out,
+        "total_force_call_ratio": total_exh / total_ours,
+        "max_best_difference_eV": max(v["best_difference_eV"] for v in out.values()),
+    }
+
+
+# --------------------------------------------------------------------------- 3. parsing
+def bench_parsing(shared: Path, copies: int, repeats: int) -> dict[str, Any]:
+    """lis-dft parser vs pymatgen Vasprun (defaults) on copies of the real files."""
+    from pymatgen.io.vasp import Vasprun
+
+    from lis_dft.analysis.vasp_parse import find_vasprun, parse_calculation
+
+    sources = [
+        shared / "completed" / "vasprun.xml.gz",
+        shared / "unconverged" / "electronic.vasprun.xml.gz",
+        shared / "unconverged" / "ionic.vasprun.xml.gz",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = []
+        for i in range(copies):
+            d = Path(tmp) / f"calc{i:04d}"
+            d.mkdir()
+            shutil.copy(sources[i % 3], d / "vasprun.xml.gz")  # byte-for-byte copies of real files
+            folders.append(d)
+        ours, theirs = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            e_ours = [parse_calculation(d).energy for d in folders]
+            ours.append(time.perf_counter() - t0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                e_pmg = [Vasprun(find_vasprun(d)).final_energy for d in folders]
+                theirs.append(time.perf_counter() - t0)
+    identical = all(abs(a - b) < 1e-8 for a, b in zip(e_ours, e_pmg, strict=True))
+    return {
+        "files": copies,
+        "repeats": repeats,
+        "lis_dft_files_per_s": copies / _median(ours),
+        "pymatgen_files_per_s": copies / _median(theirs),
+        "speedup": _median(theirs) / _median(ours),
+        "identical_final_energies": identical,
+    }
+
+
+# --------------------------------------------------------------------------- 4. inputs
+def bench_inputs(n_configs: int, supercell: tuple[int, int, int], repeats: int) -> dict[str, Any]:
+    """Folders per second writing VASP inputs for ``n_configs`` adsorbate configurations."""
+    from lis_dft.dft_workflows.vasp_sets import VaspSettings, write_vasp_inputs
+    from lis_dft.structures.catalog import SlabSettings, build_study_structures
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = build_study_structures(
+            settings=SlabSettings(supercell, 15.0, 1 if supercell[2] == 1 else 3),
+            conventional=False,
+        )
+    placements = [p for ps in study.placements.values() for p in ps]
+    n_slab = len(study.slab)
+    settings = VaspSettings()
+    times = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            for i in range(n_configs):
+                p = placements[i % len(placements)]
+                d = Path(tmp) / f"{p.adsorbate}_{i:05d}"
+                d.mkdir()
+                write_vasp_inputs(d, "adslab", p.structure, settings, n_slab)
+            times.append(time.perf_counter() - t0)
+    return {
+        "configs": n_configs,
+        "atoms_per_config": len(placements[0].structure),
+        "repeats": repeats,
+        "folders_per_s": n_configs / _median(times),
+        "median_s": _median(times),
+    }
+
+
+# --------------------------------------------------------------------------- 5. scaling
+def bench_scaling(run_dir: Path, calculator: str, counts: list[int]) -> dict[str, Any]:
+    """Wall and CPU time of the screening stage for n adsorbates (cycling Li2S, Li2S2, S8)."""
+    from pymatgen.core import Structure
+
+    from lis_dft.dft_workflows.calculators import CalculatorSpec
+    from lis_dft.dft_workflows.jobs import screen_adsorbate
+
+    study = _load_study(run_dir)
+    by_key, settings = study["by_key"], study["results"]["settings"]
+    spec = CalculatorSpec(calculator)
+    calc = {"name": spec.name, "d3": spec.d3}
+    slab_doc = by_key["slab/relax"]["output"]
+    cycle = ["Li2S", "Li2S2", "S8"]
+    screen = screen_adsorbate.original  # the plain function under the jobflow decorator
+    screen(
+        study["ideal_slab"],
+        Structure.from_dict(slab_doc["structure"]),
+        slab_doc["output"]["energy"],
+        Structure.from_dict(by_key["molecule/Li2S"]["output"]["structure"]),
+        by_key["molecule/Li2S"]["output"]["output"]["energy"],
+        "Li2S",
+        calc,
+        1,
+        2.2,
+        1.8,
+    )  # warm-up: model load
+    rows = []
+    for n in counts:
+        t0, c0 = time.perf_counter(), time.process_time()
+        n_placements = 0
+        for i in range(n):
+            ads = cycle[i % 3]
+            mol = by_key[f"molecule/{ads}"]["output"]
+            r = screen(
+                study["ideal_slab"],
+                Structure.from_dict(slab_doc["structure"]),
+                slab_doc["output"]["energy"],
+                Structure.from_dict(mol["structure"]),
+                mol["output"]["energy"],
+                ads,
+                calc,
+                settings["top_k"],
+                settings["slab"]["ads_height"],
+                settings["slab"]["min_distance"],
+            )
+            n_placements += len(r["configs"])
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rows.append(
+            {
+                "adsorbates": n,
+                "placements": n_placements,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "wall_per_placement_s": wall / n_placements,
+                "core_utilisation": cpu / wall / (os.cpu_count() or 1),
+            }
+        )
+    per = np.array([r["wall_per_placement_s"] for r in rows])
+    return {
+        "rows": rows,
+        "torch_threads": _torch_threads(),
+        "wall_per_placement_spread": float(per.max() / per.min()) if len(per) else None,
+    }
+
+
+def _torch_threads() -> int | None:
+    try:
+        import torch
+
+        return torch.get_num_threads()
+    except ImportError:
+        return None
+
+
+# --------------------------------------------------------------------------- report
+def to_markdown(res: dict[str, Any]) -> str:
+    """RESULTS.md from the results dict."""
+    m = res["machine"]
+    lines = [
+        "# lis-dft benchmark results",
+        "",
+        f"Mode: **{res['mode']}**. Machine: {m['cores']} cores, {m['cpu_model']}, {m['memory_GiB']} GiB, "
+        f"Python {m['python']}. Created {res['created']}. Command: `{res['command']}`.",
+        "",
+    ]
+    if res["mode"] == "quick":
+        lines += [
+            "> Quick mode (mock calculator, small slab): checks that the scripts run; the numbers are not performance figures.",
+            "",
+        ]
+    s = res.get("study")
+    if s:
+        md = s["median"]
+        lines += [
+            "## 1. End-to-end local study",
+            "",
+            f"{s['calculator']}, LiI(100) supercell {s['supercell']}, top-k {s['top_k']}, median of {s['repeats']} run(s).",
+            "",
+            "| quantity | value | target |",
+            "|---|---|---|",
+            f"| wall time (process) | {md['process_wall_s']:.1f} s | < 600 s |",
+            f"| wall time (flow) | {md['flow_wall_s']:.1f} s | |",
+            f"| inside the calculator | {100 * md['calculator_fraction_of_process']:.1f} % of process wall, {100 * md['calculator_fraction_of_flow']:.1f} % of flow wall | > 80 % |",
+            f"| calculator calls | {md['calculator_calls']:.0f} | |",
+            f"| peak memory | {md['peak_rss_MiB']:.0f} MiB | |",
+            f"| CPU time | {md['cpu_s']:.0f} s ({md['cpu_s'] / md['process_wall_s'] / m['cores'] * 100:.0f} % of {m['cores']} cores) | |",
+            "",
+        ]
+    sc = res.get("screening")
+    if sc:
+        lines += [
+            "## 2. Adsorption screening vs exhaustive enumeration",
+            "",
+            "Exhaustive = the atomate2 AdsorptionMaker way: every `AdsorbateSiteFinder.generate_adsorption_structures` "
+            "placement relaxed with the same potential through atomate2's ForceFieldRelaxMaker.",
+            "",
+            "| adsorbate | lis-dft force calls | exhaustive force calls | ratio | lis-dft best E_A (eV) | exhaustive best E_A (eV) | difference (eV) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for ads, v in sc["per_adsorbate"].items():
+            a, b = v["lis_dft"], v["exhaustive_atomate2_asf"]
+            lines.append(
+                f"| {ads} | {a['force_calls']} ({a['placements_screened']} screened, {a['relaxed']} relaxed) | "
+                f"{b['force_calls']} ({b['placements_relaxed']} relaxed) | {v['force_call_ratio']:.1f}× | "
+                f"{a['best_E_A_eV']:.3f} | {b['best_E_A_eV']:.3f} | {v['best_difference_eV']:+.3f} |"
+            )
+        lines += [
+            "",
+            f"Total: {sc['total_force_call_ratio']:.1f}× fewer force calls (target ≥ 3×); largest best-E_A difference "
+            f"{sc['max_best_difference_eV']:+.3f} eV (target ≤ 0.05 eV; negative = lis-dft found a lower minimum).",
+            "",
+        ]
+    p = res.get("parsing")
+    if p:
+        lines += [
+            "## 3. VASP parsing",
+            "",
+            f"{p['files']} folders of byte-for-byte copies of the real runs in shared/vasp-outputs, median of {p['repeats']}.",
+            "",
+            "| parser | files/s |",
+            "|---|---|",
+            f"| lis-dft | {p['lis_dft_files_per_s']:.1f} |",
+            f"| pymatgen Vasprun (defaults) | {p['pymatgen_files_per_s']:.1f} |",
+            "",
+            f"Speed-up {p['speedup']:.1f}× (target ≥ 5×); identical final energies: {p['identical_final_energies']}.",
+            "",
+        ]
+    i = res.get("inputs")
+    if i:
+        lines += [
+            "## 4. Input generation",
+            "",
+            f"{i['configs']} adsorbate configurations ({i['atoms_per_config']} atoms each), median of {i['repeats']}: "
+            f"**{i['folders_per_s']:.1f} folders/s** ({i['median_s']:.1f} s).",
+            "",
+        ]
+    sg = res.get("scaling")
+    if sg:
+        lines += [
+            "## 5. Scaling of the screening stage",
+            "",
+            f"torch threads: {sg['torch_threads']}.",
+            "",
+            "| adsorbates | placements | wall (s) | wall per placement (s) | CPU (s) | core utilisation |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in sg["rows"]:
+            lines.append(
+                f"| {r['adsorbates']} | {r['placements']} | {r['wall_s']:.1f} | {r['wall_per_placement_s']:.3f} | "
+                f"{r['cpu_s']:.1f} | {100 * r['core_utilisation']:.0f} % |"
+            )
+        lines += [
+            "",
+            f"Wall time per placement varies by {sg['wall_per_placement_spread']:.2f}× across sizes (1.0 = perfectly linear).",
+            "",
+        ]
+    lines += ["## Package versions", "", "| package | version |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in res["packages"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmarks and write RESULTS.md and results.json."""
+    parser = argparse.ArgumentParser(description="lis-dft benchmarks")
+    parser.add_argument(
+        "--quick", action="store_true", help="mock calculator, tiny sizes (for tests)"
+    )
+    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument(
+        "--only", nargs="+", choices=["study", "screening", "parsing", "inputs", "scaling"]
+    )
+    parser.add_argument("--study-repeats", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--shared", type=Path, default=HERE.parent.parent / "shared" / "vasp-outputs"
+    )
+    args = parser.parse_args(argv)
+    quick = args.quick
+    calc = "mock" if quick else "chgnet"
+    supercell = [2, 2, 1] if quick else [3, 3, 3]
+    fixed = 1 if quick else 3
+    repeats = args.repeats or (2 if quick else 3)
+    study_repeats = args.study_repeats or (1 if quick else 3)
+    only = set(args.only or ["study", "screening", "parsing", "inputs", "scaling"])
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="lis-dft-bench-"))
+    res: dict[str, Any] = {
+        "mode": "quick" if quick else "full",
+        "machine": machine(),
+        "packages": package_versions(),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "command": " ".join(["python -m benchmarks", *(argv or sys.argv[1:])]),
+    }
+    try:
+        if only & {"study", "screening", "scaling"}:
+            print("1. study ...", flush=True)
+            res["study"] = bench_study(
+                work, calc, supercell, fixed, study_repeats, top_k=1 if quick else 2
+            )
+            run_dir = Path(res["study"]["run_dir"])
+            if "screening" in only:
+                print("2. screening vs exhaustive ...", flush=True)
+                res["screening"] = bench_screening(run_dir, calc)
+            if "scaling" in only:
+                print("5. scaling ...", flush=True)
+                res["scaling"] = bench_scaling(run_dir, calc, [1, 2] if quick else [1, 2, 4, 8])
+            if "study" not in only:
+                res.pop("study")
+        if "parsing" in only:
+            print("3. parsing ...", flush=True)
+            res["parsing"] = bench_parsing(args.shared, 12 if quick else 300, repeats)
+        if "inputs" in only:
+            print("4. inputs ...", flush=True)
+            res["inputs"] = bench_inputs(
+                20 if quick else 1000, tuple(supercell), 1 if quick else repeats
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    (args.out / "results.json").write_text(json.dumps(res, indent=2, default=str))
+    (args.out / "RESULTS.md").write_text(to_markdown(res))
+    print(to_markdown(res))
+
+
+if __name__ == "__main__":
+    main()
