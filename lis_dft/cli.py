@@ -61,6 +61,8 @@ Supercell = Annotated[
     tuple[int, int, int],
     typer.Option(help="LiI(100) slab: conventional cells along a, b and through the slab."),
 ]
+Vacuum = Annotated[float, typer.Option(help="Vacuum between slab images, Å.", min=1.0)]
+FixedLayers = Annotated[int, typer.Option(help="Bottom atomic layers held fixed.", min=0)]
 Overrides = Annotated[
     list[str] | None,
     typer.Option(
@@ -79,8 +81,8 @@ def build(
         Path, typer.Option(help="Output directory for CIF/POSCAR files and manifest.json.")
     ] = Path("lis-dft-structures"),
     supercell: Supercell = (3, 3, 3),
-    vacuum: Annotated[float, typer.Option(help="Vacuum between slab images, Å.", min=1.0)] = 15.0,
-    fixed_layers: Annotated[int, typer.Option(help="Bottom atomic layers held fixed.", min=0)] = 3,
+    vacuum: Vacuum = 15.0,
+    fixed_layers: FixedLayers = 3,
     ads_height: Annotated[
         float,
         typer.Option(help="Height of the lowest adsorbate atom above the surface, Å.", min=0.5),
@@ -138,8 +140,8 @@ def run(
         int, typer.Option(help="Maximum optimizer steps per relaxation.", min=1)
     ] = 300,
     supercell: Supercell = (3, 3, 3),
-    vacuum: Annotated[float, typer.Option(help="Vacuum between slab images, Å.", min=1.0)] = 15.0,
-    fixed_layers: Annotated[int, typer.Option(help="Bottom atomic layers held fixed.", min=0)] = 3,
+    vacuum: Vacuum = 15.0,
+    fixed_layers: FixedLayers = 3,
     structure: Overrides = None,
     store: Annotated[
         str | None, typer.Option(help="MongoDB URI for the job store instead of the embedded one.")
@@ -280,8 +282,8 @@ def inputs(
         Path, typer.Option(help="Campaign directory (one folder per calculation).")
     ] = Path("lis-dft-vasp"),
     supercell: Supercell = (3, 3, 3),
-    vacuum: Annotated[float, typer.Option(help="Vacuum between slab images, Å.", min=1.0)] = 15.0,
-    fixed_layers: Annotated[int, typer.Option(help="Bottom atomic layers held fixed.", min=0)] = 3,
+    vacuum: Vacuum = 15.0,
+    fixed_layers: FixedLayers = 3,
     structure: Overrides = None,
     ivdw: Annotated[int, typer.Option(help="VASP IVDW: 11 = D3 zero damping, 12 = D3-BJ.")] = 11,
     incar: Annotated[
@@ -451,6 +453,37 @@ def parse(
         write_outputs(results, campaign.root)
     Console().print(
         f"Results: {campaign.root / 'results.json'}, report: {campaign.root / 'report.md'}"
+    )
+
+
+@app.command("remote-project")
+@friendly_errors
+def remote_project(
+    mongo_uri: Annotated[
+        str, typer.Option(help="MongoDB URI for jobflow-remote's queue and job store.")
+    ],
+    host: Annotated[str, typer.Option(help="Cluster login host ('localhost' for a local worker).")],
+    work_dir: Annotated[str, typer.Option(help="Run directory on the cluster.")],
+    name: Annotated[str, typer.Option(help="Project name.")] = "lisdft",
+    user: Annotated[str | None, typer.Option(help="SSH user on the cluster.")] = None,
+    scheduler: Annotated[str, typer.Option(help="slurm or pbs.")] = "slurm",
+    config: Annotated[
+        Path | None, typer.Option(help="Resources YAML (as for 'lis-dft submit').")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the project YAML.")] = Path(
+        "lisdft.yaml"
+    ),
+) -> None:
+    """Write a jobflow-remote project file for the study's flows, validated by jobflow-remote."""
+    from lis_dft.dft_workflows.hpc import HpcConfig
+    from lis_dft.dft_workflows.remote import project_dict, write_project_file
+
+    data = project_dict(
+        name, mongo_uri, host, work_dir, scheduler, user, resources=HpcConfig.from_file(config)
+    )
+    path = write_project_file(data, out)
+    typer.echo(
+        f"jobflow-remote project written to {path}; copy it to ~/.jfremote/ and run 'jf project check'."
     )
 
 

@@ -99,3 +99,28 @@ def test_xtb_and_gpaw_are_optional():
         except ImportError:
             with pytest.raises(CalculatorError, match=f"lis-dft\\[{name}\\]"):
                 build_calculator(name)
+
+
+def test_xtb_gfn2_on_a_molecule():
+    pytest.importorskip("tblite")
+    from ase.optimize import BFGS
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from lis_dft.structures.molecules import build_molecule
+
+    atoms = AseAtomsAdaptor.get_atoms(build_molecule("Li2S"))
+    atoms.calc = build_calculator("xtb")
+    assert CalculatorSpec("xtb").describe()["d3"]["damping"] == "none"  # GFN2 has its own D4
+    e0 = atoms.get_potential_energy()
+    BFGS(atoms, logfile=None).run(fmax=0.05, steps=50)
+    assert atoms.get_potential_energy() <= e0
+    assert 1.9 < atoms.get_distance(0, 1) < 2.4  # Li-S bond stays a bond
+
+
+def test_gpaw_pbe_if_installed():
+    pytest.importorskip("gpaw")
+    from ase import Atoms
+
+    atoms = Atoms("Li", cell=[3.51, 3.51, 3.51], pbc=True)
+    atoms.calc = build_calculator("gpaw", d3="none", ecut=200, kpt_density=1.0)
+    assert atoms.get_potential_energy() < 0

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
+
+from lis_dft.fileio import atomic_write_text
 
 
 def _fmt(x: Any, nd: int = 3) -> str:
@@ -142,8 +143,4 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
 
 def write_report(results: dict[str, Any], out_dir: str | Path, figures: dict[str, str]) -> Path:
     """Write report.md atomically and return its path."""
-    path = Path(out_dir) / "report.md"
-    tmp = path.with_name(".report.md.tmp")
-    tmp.write_text(render_report(results, figures))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(Path(out_dir) / "report.md", render_report(results, figures))

@@ -15,13 +15,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from pymatgen.core import Structure
 
 from lis_dft.analysis import energetics as en
+from lis_dft.fileio import atomic_write_text
 from lis_dft.structures.validation import check_bulk, check_molecule
 
 SCHEMA_VERSION = "1.0"
@@ -156,17 +156,11 @@ def results_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_results(results: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     """Write results.json and results.csv atomically; return their paths."""
     out_dir = Path(out_dir)
     json_path, csv_path = out_dir / "results.json", out_dir / "results.csv"
-    _atomic_write(json_path, json.dumps(results, indent=2, default=str))
+    atomic_write_text(json_path, json.dumps(results, indent=2, default=str))
     buf = io.StringIO()
     rows = results_rows(results)
     writer = csv.DictWriter(
@@ -174,5 +168,5 @@ def write_results(results: dict[str, Any], out_dir: str | Path) -> tuple[Path, P
     )
     writer.writeheader()
     writer.writerows(rows)
-    _atomic_write(csv_path, buf.getvalue())
+    atomic_write_text(csv_path, buf.getvalue())
     return json_path, csv_path

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ from lis_dft.analysis import cell, thermo
 from lis_dft.analysis.mixture import discharge_mixture
 from lis_dft.analysis.plots import _calc_label, _save, _style
 from lis_dft.errors import LisDftError, ParameterError
+from lis_dft.fileio import atomic_write_text
+from lis_dft.provenance import provenance
 
 #: Measured capacities (mAh/g S) from the seed work, shared/REFERENCE.md.
 REFERENCE_CAPACITIES = {
@@ -248,8 +249,10 @@ def run_thermo(
     plot_volume_change(results, fig_dir, composite)
     plot_energy_density(cell_params, fig_dir)
     summary["calculator"] = results["calculator"]
-    _write_atomic(out_dir / "thermo.json", json.dumps(summary, indent=2, default=str))
-    _write_atomic(out_dir / "thermo.csv", _thermo_csv(summary))
+    summary["source_results_provenance"] = results.get("provenance", {})
+    summary["provenance"] = provenance()
+    atomic_write_text(out_dir / "thermo.json", json.dumps(summary, indent=2, default=str))
+    atomic_write_text(out_dir / "thermo.csv", _thermo_csv(summary))
     return summary
 
 
@@ -272,9 +275,3 @@ def _thermo_csv(summary: dict[str, Any]) -> str:
         if "Wh_per_kg" in v:
             w.writerow(["cell_energy_density", name, v["Wh_per_kg"], "Wh/kg"])
     return buf.getvalue()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

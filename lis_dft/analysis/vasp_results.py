@@ -8,12 +8,12 @@ missing energy are simply absent).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from lis_dft.analysis.vasp_parse import ParsedCalculation, parse_calculation
 from lis_dft.dft_workflows.campaign import Campaign
+from lis_dft.fileio import atomic_write_text
 
 PARSED_FILE = "parsed.json"
 
@@ -29,11 +29,9 @@ def parse_campaign(campaign: Campaign) -> list[ParsedCalculation]:
 
 def write_parsed(root: Path, parsed: list[ParsedCalculation]) -> Path:
     """Write parsed.json atomically: one entry per calculation."""
-    path = Path(root) / PARSED_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps([p.as_dict() for p in parsed], indent=2))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(
+        Path(root) / PARSED_FILE, json.dumps([p.as_dict() for p in parsed], indent=2)
+    )
 
 
 def energy_record(campaign: Campaign, parsed: list[ParsedCalculation]) -> dict[str, Any]:

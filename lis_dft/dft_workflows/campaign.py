@@ -8,9 +8,6 @@ interrupted ``lis-dft submit`` never loses a recorded job id.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +16,8 @@ from typing import Any
 from pymatgen.core import Structure
 
 from lis_dft.dft_workflows.vasp_sets import VaspSettings, potcars_configured, write_vasp_inputs
-from lis_dft.errors import LisDftError, OutputDirError
+from lis_dft.errors import LisDftError
+from lis_dft.fileio import atomic_write_text, staged_directory
 from lis_dft.provenance import provenance
 from lis_dft.structures.catalog import SLAB_NAME, StudyStructures
 from lis_dft.structures.molecules import boxed
@@ -83,7 +81,6 @@ class Campaign:
 
     def save(self) -> Path:
         """Write campaign.json atomically."""
-        path = self.root / CAMPAIGN_FILE
         data = {
             "schema_version": SCHEMA_VERSION,
             "code": "vasp",
@@ -91,10 +88,7 @@ class Campaign:
             "meta": self.meta,
             "calculations": [asdict(c) for c in self.calculations],
         }
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(data, indent=2, default=str))
-        os.replace(tmp, path)
-        return path
+        return atomic_write_text(self.root / CAMPAIGN_FILE, json.dumps(data, indent=2, default=str))
 
 
 def load_campaign(root: str | Path) -> Campaign:
@@ -190,32 +184,17 @@ def write_campaign(
         raise LisDftError(
             f"{out_dir} already holds a campaign; choose a new --out (existing job ids would be lost)."
         )
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".lis-dft-inputs-", dir=out_dir))
-    except OSError as exc:
-        raise OutputDirError(f"Cannot write to {out_dir}: {exc}") from exc
-    try:
-        calcs = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for calc, structure in _calculation_specs(study, box_vacuum):
-                folder = tmp / calc.path
-                folder.mkdir(parents=True, exist_ok=True)
-                calc.incar = write_vasp_inputs(
-                    folder, calc.kind, structure, settings, calc.n_slab, real_potcars
-                )
-                calcs.append(calc)
-        calcs.append(Calculation("analysis", "analysis", ".", depends_on=[c.name for c in calcs]))
-        for item in tmp.iterdir():
-            target = out_dir / item.name
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            os.replace(item, target)
-    except OSError as exc:
-        raise OutputDirError(f"Writing inputs to {out_dir} failed: {exc}") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    calcs = []
+    with staged_directory(out_dir, ".lis-dft-inputs-") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for calc, structure in _calculation_specs(study, box_vacuum):
+            folder = tmp / calc.path
+            folder.mkdir(parents=True, exist_ok=True)
+            calc.incar = write_vasp_inputs(
+                folder, calc.kind, structure, settings, calc.n_slab, real_potcars
+            )
+            calcs.append(calc)
+    calcs.append(Calculation("analysis", "analysis", ".", depends_on=[c.name for c in calcs]))
     campaign = Campaign(
         out_dir,
         calcs,

@@ -9,16 +9,14 @@ folder first and are moved into place only when everything was written.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pymatgen.core import Composition, Molecule, Structure
 from pymatgen.io.vasp import Poscar
 
-from lis_dft.errors import OutputDirError, StructureInputError
+from lis_dft.errors import StructureInputError
+from lis_dft.fileio import staged_directory
 from lis_dft.structures.adsorbates import Placement, adsorbate_placements
 from lis_dft.structures.bulk import BULK_BUILDERS, BULK_CONVENTIONAL
 from lis_dft.structures.io import read_structure
@@ -192,13 +190,7 @@ def write_structures(
     Returns the manifest entries. Nothing is left half-written: on any error the
     temporary folder is removed and ``out_dir`` is untouched.
     """
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".lis-dft-build-", dir=out_dir))
-    except OSError as exc:
-        raise OutputDirError(f"Cannot write to output directory {out_dir}: {exc}") from exc
-    try:
+    with staged_directory(out_dir, ".lis-dft-build-") as tmp:
         manifest: list[dict] = []
         for name, s in study.bulk.items():
             rel = Path("bulk") / name
@@ -220,13 +212,4 @@ def write_structures(
                 entry.update({"adsorbate": ads, "site": p.site, "orientation": p.orientation})
                 manifest.append(entry)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        for item in sorted(tmp.iterdir(), key=lambda p: p.name == "manifest.json"):
-            target = out_dir / item.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            os.replace(item, target)
-        return manifest
-    except OSError as exc:
-        raise OutputDirError(f"Writing structures to {out_dir} failed: {exc}") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
