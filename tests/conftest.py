@@ -36,16 +36,26 @@ def _shared_outputs():
     return base / "vasp-outputs"
 
 
-@pytest.fixture(scope="session")
-def vasp_outputs():
-    """The real VASP outputs in ../shared/vasp-outputs (required in CI)."""
+def pytest_collection_modifyitems(config, items):
+    """Outside CI, tests that need ../shared/vasp-outputs are skipped when it is absent."""
     import os
 
+    if _shared_outputs().exists() or os.environ.get("CI"):
+        return
+    marker = pytest.mark.skipif(
+        True, reason=f"real VASP outputs not found at {_shared_outputs()}; set LIS_DFT_SHARED"
+    )
+    for item in items:
+        if "vasp_outputs" in getattr(item, "fixturenames", ()):
+            item.add_marker(marker)
+
+
+@pytest.fixture(scope="session")
+def vasp_outputs():
+    """The real VASP outputs in ../shared/vasp-outputs (required in CI: missing = failure)."""
     path = _shared_outputs()
     if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"real VASP outputs not found at {path}")
-        pytest.skip(f"real VASP outputs not found at {path}; set LIS_DFT_SHARED")
+        pytest.fail(f"real VASP outputs not found at {path}; set LIS_DFT_SHARED")
     return path
 
 

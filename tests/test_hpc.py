@@ -174,14 +174,14 @@ def _slurm_available() -> bool:
 
 
 @pytest.mark.slurm
+@pytest.mark.skipif(
+    not os.environ.get("LIS_DFT_REQUIRE_SLURM") and not _slurm_available(),
+    reason="no running SLURM (start one with .ci/start-slurm.sh; CI sets LIS_DFT_REQUIRE_SLURM)",
+)
 def test_real_slurm_campaign_end_to_end(tmp_path, vasp_outputs):
     """Submit to the local SLURM; a stand-in VASP replays real outputs; the campaign parses."""
     if not _slurm_available():
-        if os.environ.get("LIS_DFT_REQUIRE_SLURM"):
-            pytest.fail(
-                "SLURM is required here (LIS_DFT_REQUIRE_SLURM) but sinfo shows no usable node"
-            )
-        pytest.skip("no running SLURM (start one with .ci/start-slurm.sh)")
+        pytest.fail("SLURM is required here (LIS_DFT_REQUIRE_SLURM) but sinfo shows no usable node")
     from pymatgen.io.vasp import Vasprun
 
     from lis_dft.dft_workflows.vasp_sets import VaspSettings, write_vasp_inputs
