@@ -32,6 +32,7 @@ Definitions (also written to results.json)
 
 from __future__ import annotations
 
+import warnings
 from itertools import pairwise
 from typing import Any
 
@@ -126,14 +127,21 @@ def adsorbate_integrity(
 
     if adslab is None or n_slab is None:
         return None, "no relaxed structure"
-    s = Structure.from_dict(adslab) if isinstance(adslab, dict) else adslab
+    with warnings.catch_warnings():
+        # slab sites carry SlabGenerator's Wyckoff properties, adsorbate sites do not:
+        # pymatgen warns about the harmless merge
+        warnings.simplefilter("ignore", UserWarning)
+        s = Structure.from_dict(adslab) if isinstance(adslab, dict) else adslab
     sites = s.sites[n_slab:]
     if (
         Composition(adsorbate).reduced_formula
         != Composition("".join(site.specie.symbol for site in sites)).reduced_formula
     ):
         return None, "adsorbate atoms not found after the slab atoms"
-    mol_struct = Structure.from_sites(sites)
+    # species + coordinates only: merging the slab's site properties just makes noise
+    mol_struct = Structure(
+        s.lattice, [site.species for site in sites], [site.frac_coords for site in sites]
+    )
     # periodic (slab lattice) so an adsorbate wrapped across the cell edge stays whole
     report = check_molecule(adsorbate, mol_struct, relaxed=True)
     failed = [c for c in report.failures() if c.name != "box vacuum"]
