@@ -178,19 +178,28 @@ def annotate_integrity(record: dict[str, Any]) -> None:
                 c["intact"], c["integrity"] = adsorbate_integrity(c.get("structure"), n_slab, ads)
 
 
-def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """E_A of every adsorbate: best relaxed value and every configuration tried."""
+def _adsorbates_on_slab(record: dict[str, Any]):
+    """Yield (adsorbate, configs, E(slab), molecule record) for adsorbates that can be evaluated.
+
+    Needs the clean slab and the isolated molecule; relaxed configurations get their
+    integrity flags first.
+    """
     if not record.get("slab"):
-        return {}
+        return
     annotate_integrity(record)
     e_slab = record["slab"]["energy"]
-    out = {}
     for ads, data in record.get("adsorbates", {}).items():
-        if ads not in record["molecules"]:
-            continue
-        e_mol = record["molecules"][ads]["energy"]
+        if ads in record["molecules"]:
+            yield ads, data["configs"], e_slab, record["molecules"][ads]
+
+
+def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """E_A of every adsorbate: best relaxed value and every configuration tried."""
+    out = {}
+    for ads, all_configs, e_slab, molecule in _adsorbates_on_slab(record):
+        e_mol = molecule["energy"]
         configs = []
-        for c in data["configs"]:
+        for c in all_configs:
             e_a = c["energy"] - e_slab - e_mol if c.get("relaxed") else None
             configs.append(
                 {
@@ -205,7 +214,7 @@ def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "integrity": c.get("integrity"),
                 }
             )
-        best = best_config(data["configs"])
+        best = best_config(all_configs)
         out[ads] = {
             "eV": best["energy"] - e_slab - e_mol if best else None,
             "best_config": best["id"] if best else None,
@@ -231,18 +240,12 @@ def surface_formation_energies(
     record: dict[str, Any], mu: dict[str, float]
 ) -> dict[str, dict[str, float]]:
     """E_f^LiI of each adsorbate in its best relaxed configuration on LiI(100)."""
-    if not record.get("slab"):
-        return {}
-    annotate_integrity(record)
-    e_slab = record["slab"]["energy"]
     out = {}
-    for ads, data in record.get("adsorbates", {}).items():
-        best = best_config(data["configs"])
-        if best is None or ads not in record["molecules"]:
+    for ads, configs, e_slab, molecule in _adsorbates_on_slab(record):
+        best = best_config(configs)
+        comp = _composition(molecule)
+        if best is None or any(el.symbol not in mu for el in comp):
             continue
-        if any(el.symbol not in mu for el in _composition(record["molecules"][ads])):
-            continue
-        comp = _composition(record["molecules"][ads])
         out[ads] = formation_energy(best["energy"] - e_slab, comp, mu, FORMULA_UNITS[ads])
         out[ads]["config"] = best["id"]
         out[ads]["intact"] = best.get("intact")

@@ -21,15 +21,11 @@ from typing import Any
 from pymatgen.core import Structure
 
 from lis_dft.analysis import energetics as en
+from lis_dft.analysis.energetics import _structure
 from lis_dft.fileio import atomic_write_text
 from lis_dft.structures.validation import check_bulk, check_molecule
 
 SCHEMA_VERSION = "1.0"
-
-
-def _structure(r: dict[str, Any]) -> Structure | None:
-    s = r.get("structure")
-    return Structure.from_dict(s) if isinstance(s, dict) else s
 
 
 def reference_table(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
