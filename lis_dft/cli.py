@@ -133,6 +133,18 @@ def run(
     top_k: Annotated[
         int, typer.Option(help="Best screened placements relaxed per adsorbate.", min=1)
     ] = 2,
+    race_rounds: Annotated[
+        str,
+        typer.Option(
+            help="Adsorbate screening: '0' ranks placements by one single-point energy each "
+            "(fast); '20,10' races their relaxations (20 steps for all, 10 more for the "
+            "best --race-keep fraction) and finds deeper minima at ~3x the force calls.",
+        ),
+    ] = "0",
+    race_keep: Annotated[
+        float,
+        typer.Option(help="Fraction of placements kept after each race round.", min=0.01, max=1.0),
+    ] = 0.34,
     fmax: Annotated[
         float, typer.Option(help="Force threshold of relaxations, eV/Å.", min=1e-4)
     ] = 0.05,
@@ -156,6 +168,7 @@ def run(
     from lis_dft.dft_workflows.calculators import CalculatorSpec
     from lis_dft.dft_workflows.flows import StudySettings
     from lis_dft.dft_workflows.local import run_local_study
+    from lis_dft.dft_workflows.screening import parse_race_rounds
     from lis_dft.structures.catalog import SlabSettings, parse_overrides
 
     settings = StudySettings(
@@ -164,6 +177,7 @@ def run(
         fmax=fmax,
         steps=steps,
         top_k=top_k,
+        race=parse_race_rounds(race_rounds, race_keep),
     )
     results, stats = run_local_study(out, settings, parse_overrides(structure), store, progress)
     out_console = Console()

@@ -7,7 +7,8 @@ study or from parsed VASP outputs::
      "molecules": {"S8": R, "Li2S": R, "Li2S2": R, "I2": R},
      "slab": R,
      "adsorbates": {"Li2S": {"configs": [{"id", "site", "orientation",
-                                          "screen_energy", "relaxed", **R}, ...]}, ...}}
+                                          "screen_energy", "race_energy",
+                                          "relaxed", **R}, ...]}, ...}}
 
 where ``R = {"energy": total eV, "structure": pymatgen Structure or its dict, ...}``.
 
@@ -207,6 +208,8 @@ def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "site": c.get("site"),
                     "orientation": c.get("orientation"),
                     "screen_eV": c.get("screen_energy"),
+                    "race_eV": c.get("race_energy"),
+                    "eliminated_after_round": c.get("eliminated_after_round"),
                     "relaxed": bool(c.get("relaxed")),
                     "energy": e_a,
                     "converged": c.get("converged"),

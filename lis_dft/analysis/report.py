@@ -8,6 +8,14 @@ from typing import Any
 from lis_dft.fileio import atomic_write_text
 
 
+def _race_order(cfg: dict) -> float:
+    """Configurations by how far they got: race energy, else single-point energy."""
+    for key in ("energy", "race_eV", "screen_eV"):
+        if cfg.get(key) is not None:
+            return cfg[key]
+    return 0.0
+
+
 def _fmt(x: Any, nd: int = 3) -> str:
     return "n/a" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
 
@@ -75,17 +83,19 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
         )
     lines += [
         "",
-        "Every configuration tried (screening: single point; relaxed: full relaxation):",
+        "Every configuration tried (single point: the placement as built; race: where its "
+        "relaxation stood when it was dropped from the screening race, see docs/methods.md; "
+        "relaxed: converged relaxation of the finalists):",
         "",
-        "| adsorbate | config | site | screen E_A (eV) | relaxed E_A (eV) |",
-        "|---|---|---|---|---|",
+        "| adsorbate | config | site | single-point E_A (eV) | race E_A (eV) | dropped after round | relaxed E_A (eV) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for ads, v in results["adsorption_energies"].items():
-        for cfg in sorted(
-            v["configs"], key=lambda x: x["screen_eV"] if x["screen_eV"] is not None else 0
-        ):
+        for cfg in sorted(v["configs"], key=_race_order):
+            dropped = cfg.get("eliminated_after_round")
             lines.append(
-                f"| {ads} | {cfg['id']} | {cfg['site']} | {_fmt(cfg['screen_eV'])} | {_fmt(cfg['energy'])} |"
+                f"| {ads} | {cfg['id']} | {cfg['site']} | {_fmt(cfg['screen_eV'])} | "
+                f"{_fmt(cfg.get('race_eV'))} | {'' if dropped is None else dropped} | {_fmt(cfg['energy'])} |"
             )
     lines += [
         "",

@@ -19,6 +19,7 @@ from jobflow import Flow, Job, Maker
 
 from lis_dft.dft_workflows.calculators import CalculatorSpec
 from lis_dft.dft_workflows.jobs import build_slab, collect_energies, relax_summary, screen_adsorbate
+from lis_dft.dft_workflows.screening import RaceSchedule
 from lis_dft.structures.catalog import ADSORBATES, BULK_PHASES, SlabSettings, StudyStructures
 from lis_dft.structures.molecules import boxed
 
@@ -36,6 +37,7 @@ class StudySettings:
     steps: int = 300
     optimizer: str = "BFGS"
     top_k: int = 2
+    race: RaceSchedule = field(default_factory=RaceSchedule)
     box_vacuum: float = 15.0
     adsorbates: tuple[str, ...] = ADSORBATES
 
@@ -43,6 +45,7 @@ class StudySettings:
         """Plain-dict form for provenance and hashing."""
         d = asdict(self)
         d["calculator"] = self.calculator.as_dict()
+        d["race"] = self.race.as_dict()
         return d
 
 
@@ -144,6 +147,8 @@ class LocalStudyMaker(Maker):
                     s.top_k,
                     s.slab.ads_height,
                     s.slab.min_distance,
+                    relax={"fmax": s.fmax, "steps": s.steps, "optimizer": s.optimizer},
+                    race=s.race.as_dict(),
                 ),
                 f"screen/{ads}",
             )

@@ -1,8 +1,9 @@
 """jobflow jobs of the study that are not plain relaxations.
 
 Relaxations run through atomate2's ForceFieldRelaxMaker (see :mod:`.flows`); the jobs
-here cut the slab from the relaxed bulk, screen adsorbate placements with single-point
-energies, and collect every energy into one source-independent record.
+here cut the slab from the relaxed bulk, screen adsorbate placements by racing their
+relaxations (:mod:`.screening`), and collect every energy into one source-independent
+record.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pymatgen.core import Molecule, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from lis_dft.dft_workflows.calculators import build_calculator
+from lis_dft.dft_workflows.screening import race_relaxations, schedule_from_dict
 from lis_dft.structures.adsorbates import adsorbate_placements
 from lis_dft.structures.slab import lii_100_slab
 
@@ -67,18 +69,46 @@ def screen_adsorbate(
     top_k: int,
     height: float,
     min_distance: float,
+    relax: dict[str, Any] | None = None,
+    race: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Rank every placement by a single-point adsorption energy; return the best ``top_k``.
+    """Screen every placement; return the ``top_k`` best for the relaxation jobs.
+
+    See :mod:`.screening`: by default each placement gets one single-point energy on
+    the relaxed slab; with race rounds, all placements start relaxing, the worst are
+    dropped after each round, and the ``top_k`` best are handed on where they stopped.
+
+    Parameters
+    ----------
+    ideal_slab, relaxed_slab, slab_energy
+        The slab as cut (sites are found on it), relaxed, and its energy.
+    molecule_structure, molecule_energy
+        The relaxed adsorbate in its box, and its energy.
+    adsorbate, calculator
+        Adsorbate name; calculator arguments for :func:`build_calculator`.
+    top_k
+        Finalists handed to the relaxation jobs.
+    height, min_distance
+        Placement height and closest allowed approach to the surface, Å.
+    relax
+        ``{"fmax", "steps", "optimizer"}`` of the study's relaxations.
+    race
+        :meth:`RaceSchedule.as_dict`; ``{"rounds": [], "keep": 1}`` ranks by
+        single-point energy alone.
 
     Returns
     -------
     dict
-        ``configs``: every placement tried (id, site, orientation, screening adsorption
-        energy); ``candidates``: the ``top_k`` best structures (always exactly
-        ``top_k`` entries, padded with the best one if fewer placements exist);
-        ``candidate_ids``: their config ids.
+        ``configs``: every placement (id, site, orientation, ``screen_energy`` = the
+        single-point adsorption energy, ``race_energy`` = the adsorption energy where
+        its race stopped, force calls, elimination round); ``candidates``: the
+        ``top_k`` finalist structures (always exactly ``top_k`` entries,
+        padded with the best one if fewer placements exist); ``candidate_ids``;
+        ``force_calls`` of the whole screen; ``schedule``.
 
     """
+    relax = {"fmax": 0.05, "steps": 300, "optimizer": "BFGS", **(relax or {})}
+    schedule = schedule_from_dict(race)
     fixed = ideal_slab.site_properties.get("selective_dynamics")
     if fixed is not None:
         relaxed_slab = relaxed_slab.copy()
@@ -94,30 +124,52 @@ def screen_adsorbate(
         )
     if not placements:
         raise RuntimeError(f"No valid placement of {adsorbate} on the slab; lower --min-distance.")
-    calc = build_calculator(**calculator)
-    configs, structures = [], []
-    for p in placements:
-        s = transplant(p.structure, relaxed_slab, len(ideal_slab))
-        atoms = AseAtomsAdaptor.get_atoms(s)
-        atoms.calc = calc
-        e_total = float(atoms.get_potential_energy())
-        configs.append(
-            {
-                "id": p.config_id,
-                "site": p.site,
-                "orientation": p.orientation,
-                "screen_energy": e_total - slab_energy - molecule_energy,
-            }
-        )
-        structures.append(s)
-    order = sorted(range(len(configs)), key=lambda i: configs[i]["screen_energy"])
-    chosen = (order * top_k)[:top_k]
+    n_slab = len(ideal_slab)
+    start = {
+        p.config_id: AseAtomsAdaptor.get_atoms(transplant(p.structure, relaxed_slab, n_slab))
+        for p in placements
+    }
+    result = race_relaxations(
+        start,
+        build_calculator(**calculator),
+        top_k=min(top_k, len(start)),
+        schedule=schedule,
+        fmax=relax["fmax"],
+        max_steps=relax["steps"],
+        optimizer=relax["optimizer"],
+        finish=False,  # atomate2's ForceFieldRelaxMaker finishes them, one job each
+    )
+    reference = slab_energy + molecule_energy
+    race = {r["id"]: r for r in result.summary()}
+    configs = [
+        {
+            "id": p.config_id,
+            "site": p.site,
+            "orientation": p.orientation,
+            "screen_energy": race[p.config_id]["initial_energy"] - reference,
+            "race_energy": race[p.config_id]["last_energy"] - reference,
+            "race_force_calls": race[p.config_id]["force_calls"],
+            "eliminated_after_round": race[p.config_id]["eliminated_after_round"],
+        }
+        for p in placements
+    ]
+    finished = [_without_calculator(r.atoms) for r in result.finalists]
+    chosen = (list(range(len(finished))) * top_k)[:top_k]
     return {
         "adsorbate": adsorbate,
         "configs": configs,
-        "candidates": [structures[i] for i in chosen],
-        "candidate_ids": [configs[i]["id"] for i in chosen],
+        "candidates": [finished[i] for i in chosen],
+        "candidate_ids": [result.finalists[i].config_id for i in chosen],
+        "force_calls": result.force_calls,
+        "schedule": schedule.as_dict(),
     }
+
+
+def _without_calculator(atoms: Any) -> Structure:
+    """Structure of Atoms (constraints become selective dynamics, no calculator results)."""
+    atoms = atoms.copy()
+    atoms.calc = None
+    return AseAtomsAdaptor.get_structure(atoms)
 
 
 def relax_summary(relax_job: Any) -> dict[str, Any]:
