@@ -136,22 +136,17 @@ SCREENING_STRATEGIES = {
 }
 
 
-def _ours(
-    study: dict[str, Any], ads: str, calc: dict[str, Any], race: dict | None, maker: Any
+def _screen(
+    study: dict[str, Any], ads: str, calc: dict[str, Any], race: dict | None = None
 ) -> dict[str, Any]:
-    """lis-dft's screening of ``ads`` (screen job + top-k relaxations), force calls counted."""
-    from jobflow import Flow
+    """lis-dft's screen job (the plain function) on a finished study's slab and molecule."""
     from pymatgen.core import Structure
 
     from lis_dft.dft_workflows.jobs import screen_adsorbate
-    from lis_dft.dft_workflows.runner import run_flow
-    from lis_dft.dft_workflows.stores import local_job_store
 
     by_key, settings = study["by_key"], study["results"]["settings"]
     slab_doc, mol_doc = by_key["slab/relax"]["output"], by_key[f"molecule/{ads}"]["output"]
-    e_ref = slab_doc["output"]["energy"] + mol_doc["output"]["energy"]
-    t0 = time.perf_counter()
-    screen = screen_adsorbate.original(
+    return screen_adsorbate.original(  # the plain function under the jobflow decorator
         study["ideal_slab"],
         Structure.from_dict(slab_doc["structure"]),
         slab_doc["output"]["energy"],
@@ -165,6 +160,22 @@ def _ours(
         relax={k: settings[k] for k in ("fmax", "steps", "optimizer")},
         race=race,
     )
+
+
+def _ours(
+    study: dict[str, Any], ads: str, calc: dict[str, Any], race: dict | None, maker: Any
+) -> dict[str, Any]:
+    """lis-dft's screening of ``ads`` (screen job + top-k relaxations), force calls counted."""
+    from jobflow import Flow
+
+    from lis_dft.dft_workflows.runner import run_flow
+    from lis_dft.dft_workflows.stores import local_job_store
+
+    by_key = study["by_key"]
+    slab_doc, mol_doc = by_key["slab/relax"]["output"], by_key[f"molecule/{ads}"]["output"]
+    e_ref = slab_doc["output"]["energy"] + mol_doc["output"]["energy"]
+    t0 = time.perf_counter()
+    screen = _screen(study, ads, calc, race)
     jobs = [maker.make(c) for c in screen["candidates"]]
     with tempfile.TemporaryDirectory() as tmp:
         store = local_job_store(Path(tmp) / "store")
@@ -349,49 +360,19 @@ def bench_inputs(n_configs: int, supercell: tuple[int, int, int], repeats: int) 
 # --------------------------------------------------------------------------- 5. scaling
 def bench_scaling(run_dir: Path, calculator: str, counts: list[int]) -> dict[str, Any]:
     """Wall and CPU time of the screening stage for n adsorbates (cycling Li2S, Li2S2, S8)."""
-    from pymatgen.core import Structure
-
     from lis_dft.dft_workflows.calculators import CalculatorSpec
-    from lis_dft.dft_workflows.jobs import screen_adsorbate
 
     study = _load_study(run_dir)
-    by_key, settings = study["by_key"], study["results"]["settings"]
     spec = CalculatorSpec(calculator)
     calc = {"name": spec.name, "d3": spec.d3}
-    slab_doc = by_key["slab/relax"]["output"]
     cycle = ["Li2S", "Li2S2", "S8"]
-    screen = screen_adsorbate.original  # the plain function under the jobflow decorator
-    screen(
-        study["ideal_slab"],
-        Structure.from_dict(slab_doc["structure"]),
-        slab_doc["output"]["energy"],
-        Structure.from_dict(by_key["molecule/Li2S"]["output"]["structure"]),
-        by_key["molecule/Li2S"]["output"]["output"]["energy"],
-        "Li2S",
-        calc,
-        1,
-        2.2,
-        1.8,
-    )  # warm-up: model load
+    _screen(study, "Li2S", calc)  # warm-up: model load
     rows = []
     for n in counts:
         t0, c0 = time.perf_counter(), time.process_time()
         n_placements = 0
         for i in range(n):
-            ads = cycle[i % 3]
-            mol = by_key[f"molecule/{ads}"]["output"]
-            r = screen(
-                study["ideal_slab"],
-                Structure.from_dict(slab_doc["structure"]),
-                slab_doc["output"]["energy"],
-                Structure.from_dict(mol["structure"]),
-                mol["output"]["energy"],
-                ads,
-                calc,
-                settings["top_k"],
-                settings["slab"]["ads_height"],
-                settings["slab"]["min_distance"],
-            )
+            r = _screen(study, cycle[i % 3], calc)
             n_placements += len(r["configs"])
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         rows.append(
