@@ -122,12 +122,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.from_json:
-        data = json.loads(args.from_json.read_text())
+        try:
+            data = json.loads(args.from_json.read_text())
+            traj = data["E_A_by_step"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            parser.error(
+                f"--from-json {args.from_json}: not a trajectories file written by this script "
+                f"({type(exc).__name__}: {exc})"
+            )
     elif args.run_dir:
+        if not (args.run_dir / "store" / "jobs.json").is_file():
+            parser.error(
+                f"{args.run_dir} is not a finished `lis-dft run` folder (no store/jobs.json); "
+                "run `lis-dft run --out DIR` first"
+            )
         data = collect(args.run_dir, args.adsorbate)
+        traj = data["E_A_by_step"]
     else:
         parser.error("give a finished run folder or --from-json")
-    traj = data["E_A_by_step"]
     data["all_relaxed"] = {
         "force_calls": sum(len(t) for t in traj.values()),
         "best_E_A_eV": min(t[-1] for t in traj.values()),

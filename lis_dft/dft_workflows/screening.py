@@ -238,7 +238,7 @@ def parse_race_rounds(text: str, keep: float = DEEP_RACE.keep) -> RaceSchedule:
     if not rounds or any(n < 0 for n in rounds) or (0 in rounds and len(rounds) > 1):
         raise ParameterError(
             f"--race-rounds {text!r}: give optimizer steps per round as positive integers "
-            "separated by commas (e.g. 8,12), or 0 for single-point ranking."
+            "separated by commas (e.g. 20,10), or 0 for single-point ranking."
         )
     try:
         if rounds == (0,):
