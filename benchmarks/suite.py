@@ -162,28 +162,33 @@ def _screen(
     )
 
 
-def _ours(
-    study: dict[str, Any], ads: str, calc: dict[str, Any], race: dict | None, maker: Any
-) -> dict[str, Any]:
-    """lis-dft's screening of ``ads`` (screen job + top-k relaxations), force calls counted."""
+def _relax_all(jobs: list[Any]) -> tuple[list[float], int, float]:
+    """Run relaxation jobs in a throwaway store: (energies, force calls, wall seconds)."""
     from jobflow import Flow
 
     from lis_dft.dft_workflows.runner import run_flow
     from lis_dft.dft_workflows.stores import local_job_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = local_job_store(Path(tmp) / "store")
+        stats = run_flow(Flow(jobs), store, Path(tmp) / "jobs", progress=False)
+        energies = [store.get_output(j.uuid)["output"]["energy"] for j in jobs]
+    return energies, stats.calculator_calls, stats.wall_seconds
+
+
+def _ours(
+    study: dict[str, Any], ads: str, calc: dict[str, Any], race: dict | None, maker: Any
+) -> dict[str, Any]:
+    """lis-dft's screening of ``ads`` (screen job + top-k relaxations), force calls counted."""
 
     by_key = study["by_key"]
     slab_doc, mol_doc = by_key["slab/relax"]["output"], by_key[f"molecule/{ads}"]["output"]
     e_ref = slab_doc["output"]["energy"] + mol_doc["output"]["energy"]
     t0 = time.perf_counter()
     screen = _screen(study, ads, calc, race)
-    jobs = [maker.make(c) for c in screen["candidates"]]
-    with tempfile.TemporaryDirectory() as tmp:
-        store = local_job_store(Path(tmp) / "store")
-        # run_flow counts its own calls (it resets the process-wide counter)
-        stats = run_flow(Flow(jobs), store, Path(tmp) / "jobs", progress=False)
-        energies = [store.get_output(j.uuid)["output"]["energy"] for j in jobs]
+    energies, calls, _ = _relax_all([maker.make(c) for c in screen["candidates"]])
     return {
-        "force_calls": screen["force_calls"] + stats.calculator_calls,
+        "force_calls": screen["force_calls"] + calls,
         "screen_force_calls": screen["force_calls"],
         "wall_s": time.perf_counter() - t0,
         "best_E_A_eV": min(energies) - e_ref,
@@ -195,14 +200,10 @@ def _ours(
 
 def _exhaustive(study: dict[str, Any], ads: str, maker: Any) -> dict[str, Any]:
     """The atomate2 AdsorptionMaker way: every ASF placement relaxed to convergence."""
-    from jobflow import Flow
     from pymatgen.analysis.adsorption import AdsorbateSiteFinder
     from pymatgen.core import Structure
 
-    from lis_dft.dft_workflows.calculators import CALC_TIMER
     from lis_dft.dft_workflows.jobs import molecule_from_boxed
-    from lis_dft.dft_workflows.runner import run_flow
-    from lis_dft.dft_workflows.stores import local_job_store
 
     by_key = study["by_key"]
     slab_doc, mol_doc = by_key["slab/relax"]["output"], by_key[f"molecule/{ads}"]["output"]
@@ -222,15 +223,9 @@ def _exhaustive(study: dict[str, Any], ads: str, maker: Any) -> dict[str, Any]:
                 "selective_dynamics", list(fixed) + [[True] * 3] * (len(p) - len(fixed))
             )
         jobs.append(maker.make(p))
-    with tempfile.TemporaryDirectory() as tmp:
-        store = local_job_store(Path(tmp) / "store")
-        CALC_TIMER.reset()
-        t0 = time.perf_counter()
-        run_flow(Flow(jobs), store, Path(tmp) / "jobs", progress=False)
-        wall = time.perf_counter() - t0
-        energies = [store.get_output(j.uuid)["output"]["energy"] for j in jobs]
+    energies, calls, wall = _relax_all(jobs)
     return {
-        "force_calls": CALC_TIMER.calls,
+        "force_calls": calls,
         "wall_s": wall,
         "best_E_A_eV": min(energies) - e_ref,
         "placements_relaxed": len(placements),

@@ -1,9 +1,9 @@
 """jobflow jobs of the study that are not plain relaxations.
 
 Relaxations run through atomate2's ForceFieldRelaxMaker (see :mod:`.flows`); the jobs
-here cut the slab from the relaxed bulk, screen adsorbate placements by racing their
-relaxations (:mod:`.screening`), and collect every energy into one source-independent
-record.
+here cut the slab from the relaxed bulk, screen adsorbate placements (single points or
+a race of relaxations, :mod:`.screening`), and collect every energy into one
+source-independent record.
 """
 
 from __future__ import annotations

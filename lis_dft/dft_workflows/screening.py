@@ -32,12 +32,10 @@ from typing import Any
 
 from ase import Atoms
 from ase.calculators.calculator import Calculator
-from ase.optimize import BFGS, FIRE, LBFGS
 from ase.optimize.optimize import Optimizer
+from atomate2.ase.utils import OPTIMIZERS  # the names ForceFieldRelaxMaker accepts
 
 from lis_dft.errors import ParameterError
-
-OPTIMIZERS: dict[str, type[Optimizer]] = {"BFGS": BFGS, "FIRE": FIRE, "LBFGS": LBFGS}
 
 
 @dataclass(frozen=True)
@@ -223,7 +221,7 @@ def race_relaxations(
 
 
 def parse_race_rounds(text: str, keep: float = DEEP_RACE.keep) -> RaceSchedule:
-    """Schedule from the CLI's ``--race-rounds`` ('8,12'; '0' = single-point ranking).
+    """Schedule from the CLI's ``--race-rounds`` ('20,10'; '0' = single-point ranking).
 
     Raises
     ------
