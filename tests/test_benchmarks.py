@@ -16,7 +16,14 @@ def test_quick_benchmarks_write_results(tmp_path, vasp_outputs):
     assert res["study"]["median"]["calculator_calls"] > 0
     for ads in ("Li2S", "Li2S2", "S8"):
         v = res["screening"]["per_adsorbate"][ads]
-        assert v["exhaustive_atomate2_asf"]["force_calls"] > 0
+        exhaustive = v["exhaustive_atomate2_asf"]
+        # one trajectory entry per force call, so replays count calls like the run did
+        trajectories = exhaustive["E_A_by_step"].values()
+        assert sum(len(t) for t in trajectories) == exhaustive["force_calls"] > 0
+        assert min(t[-1] for t in trajectories) == exhaustive["best_E_A_eV"]
+        limits = exhaustive["limits"]
+        assert limits["oracle_force_calls"] <= limits["best_race"]["force_calls"]
+        assert limits["best_race"]["best_E_A_eV"] <= exhaustive["best_E_A_eV"] + 0.05
         for strategy in ("single_point", "race"):
             # every placement is evaluated at least once, and the finalists are relaxed
             assert v[strategy]["force_calls"] > v[strategy]["screen_force_calls"]
@@ -28,6 +35,31 @@ def test_quick_benchmarks_write_results(tmp_path, vasp_outputs):
     assert set(res["screening"]["strategies"]) == {"single_point", "race"}
     text = (tmp_path / "RESULTS.md").read_text()
     assert "Quick mode" in text and "## 3. VASP parsing" in text
+    assert "cheapest race in hindsight" in text
+
+
+def test_hindsight_limits_find_the_cheapest_schedule_and_the_oracle():
+    from benchmarks.screening_trajectories import hindsight_limits
+
+    # "late" ends deepest but passes "mid" only at step 7 and "early" at step 15
+    late = [-0.1 * i for i in range(21)]
+    traj = {
+        "early": [-1.0 - 0.03 * i for i in range(30)],
+        "mid": [-0.5 - 0.02 * i for i in range(30)],
+        "late": late,
+    }
+    lim = hindsight_limits(traj, max_round=20)
+    assert lim["target_E_A_eV"] == late[-1]
+    assert lim["all_relaxed_force_calls"] == 81
+    assert lim["oracle_force_calls"] == 21  # "late" alone
+    race = lim["best_race"]
+    assert race["finalists"] == ["late"]
+    # cheapest: drop "mid" after 7 steps (8 calls), "early" after 15 (16), finish "late" (21)
+    assert race["force_calls"] == 8 + 16 + 21
+    assert race["rounds"] == [7, 8]
+    # a winner that leads from the first step is found almost for free
+    easy = hindsight_limits({"a": [-2.0, -3.0, -4.0], "b": [-1.0, -1.5], "c": [0.0, -0.5]})
+    assert easy["best_race"]["force_calls"] == 3 + 1 + 1
 
 
 def test_replay_counts_calls_and_keeps_the_best():
