@@ -118,7 +118,7 @@ def bench_study(
     }
 
 
-def _load_study(run_dir: Path) -> dict[str, Any]:
+def load_study(run_dir: Path) -> dict[str, Any]:
     """Relaxed slab/molecules and per-job stats from a finished study folder."""
     from pymatgen.core import Structure
 
@@ -215,7 +215,7 @@ def _ours(
     }
 
 
-def _exhaustive(study: dict[str, Any], ads: str, maker: Any) -> dict[str, Any]:
+def relax_every_asf_placement(study: dict[str, Any], ads: str, maker: Any) -> dict[str, Any]:
     """The atomate2 AdsorptionMaker way: every ASF placement relaxed to convergence."""
     from pymatgen.analysis.adsorption import AdsorbateSiteFinder
     from pymatgen.core import Structure
@@ -253,6 +253,23 @@ def _exhaustive(study: dict[str, Any], ads: str, maker: Any) -> dict[str, Any]:
     }
 
 
+def adslab_relax_maker(study: dict[str, Any], calculator: str, optimizer: str | None = None) -> Any:
+    """atomate2 ForceFieldRelaxMaker with the study's settings (fixed cell, energy per step)."""
+    from atomate2.forcefields.jobs import ForceFieldRelaxMaker
+
+    from lis_dft.dft_workflows.calculators import CalculatorSpec
+
+    settings = study["results"]["settings"]
+    return ForceFieldRelaxMaker(
+        relax_cell=False,
+        steps=settings["steps"],
+        relax_kwargs={"fmax": settings["fmax"]},
+        optimizer_kwargs={"optimizer": optimizer or settings["optimizer"]},
+        ionic_step_data=("energy",),
+        **CalculatorSpec(calculator).maker_kwargs(),
+    )
+
+
 def bench_screening(run_dir: Path, calculator: str) -> dict[str, Any]:
     """lis-dft screening (single-point ranking and race) vs relaxing every ASF placement.
 
@@ -260,25 +277,15 @@ def bench_screening(run_dir: Path, calculator: str) -> dict[str, Any]:
     relaxation settings, so the three are measured on the same machine in one run.
     Best E_A is the lowest relaxed value found (intact or not: it measures the search).
     """
-    from atomate2.forcefields.jobs import ForceFieldRelaxMaker
-
     from lis_dft.dft_workflows.calculators import CalculatorSpec
 
-    study = _load_study(run_dir)
-    settings = study["results"]["settings"]
+    study = load_study(run_dir)
     spec = CalculatorSpec(calculator)
     calc = {"name": spec.name, "d3": spec.d3}
-    maker = ForceFieldRelaxMaker(
-        relax_cell=False,
-        steps=settings["steps"],
-        relax_kwargs={"fmax": settings["fmax"]},
-        optimizer_kwargs={"optimizer": settings["optimizer"]},
-        ionic_step_data=("energy",),
-        **spec.maker_kwargs(),
-    )
+    maker = adslab_relax_maker(study, calculator)
     out: dict[str, Any] = {}
     for ads in ("Li2S", "Li2S2", "S8"):
-        exhaustive = _exhaustive(study, ads, maker)
+        exhaustive = relax_every_asf_placement(study, ads, maker)
         row: dict[str, Any] = {"exhaustive_atomate2_asf": exhaustive}
         for name, race in SCREENING_STRATEGIES.items():
             ours = _ours(study, ads, calc, race, maker)
@@ -378,7 +385,7 @@ def bench_scaling(run_dir: Path, calculator: str, counts: list[int]) -> dict[str
     """Wall and CPU time of the screening stage for n adsorbates (cycling Li2S, Li2S2, S8)."""
     from lis_dft.dft_workflows.calculators import CalculatorSpec
 
-    study = _load_study(run_dir)
+    study = load_study(run_dir)
     spec = CalculatorSpec(calculator)
     calc = {"name": spec.name, "d3": spec.d3}
     cycle = ["Li2S", "Li2S2", "S8"]

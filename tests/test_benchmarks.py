@@ -86,3 +86,43 @@ def test_stored_li2s_trajectories_support_the_documented_screens():
     race = replay(traj, (20, 10), 0.34, 2)
     assert race["best_E_A_eV"] == deepest
     assert race["force_calls"] < sum(len(t) for t in traj.values())
+
+
+def test_optimizer_comparison_runs_the_exhaustive_way_per_optimizer(tmp_path):
+    from typer.testing import CliRunner
+
+    from benchmarks.optimizer_comparison import main as compare_optimizers
+    from lis_dft.cli import app
+
+    run = tmp_path / "run"
+    small = ["--supercell", "2", "2", "1", "--fixed-layers", "1", "--top-k", "1"]
+    result = CliRunner().invoke(
+        app, ["run", "--calculator", "mock", "--out", str(run), "--no-progress", *small]
+    )
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "cmp.json"
+    compare_optimizers(
+        [str(run), "--adsorbate", "Li2S", "--optimizers", "BFGS", "FIRE", "--out", str(out)]
+    )
+    rows = json.loads(out.read_text())["optimizers"]
+    assert set(rows) == {"BFGS", "FIRE"}
+    for row in rows.values():
+        assert sum(len(t) for t in row["E_A_by_step"].values()) == row["force_calls"]
+        assert (
+            row["winner_alone_force_calls"]
+            <= row["cheapest_race_force_calls"]
+            <= row["force_calls"]
+        )
+    # the two optimizers take different paths, so they must differ in cost
+    assert rows["BFGS"]["force_calls"] != rows["FIRE"]["force_calls"]
+
+
+def test_optimizer_comparison_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    import pytest
+
+    from benchmarks.optimizer_comparison import main as compare_optimizers
+
+    with pytest.raises(SystemExit) as exc:
+        compare_optimizers([str(tmp_path)])
+    assert exc.value.code == 2
+    assert "not a finished `lis-dft run` folder" in capsys.readouterr().err
