@@ -29,10 +29,9 @@ ONE_CALL_PER_STEP = ("BFGS", "FIRE", "LBFGS")
 def compare(run_dir: Path, adsorbate: str, optimizers: list[str]) -> dict[str, Any]:
     """The exhaustive way for ``adsorbate`` with each optimizer, on one study's slab."""
     study = load_study(run_dir)
-    calculator = study["results"]["settings"]["calculator"]["name"]
     rows = {}
     for name in optimizers:
-        maker = adslab_relax_maker(study, calculator, optimizer=name)
+        maker = adslab_relax_maker(study, optimizer=name)
         res = relax_every_asf_placement(study, adsorbate, maker)
         lim = res["limits"]
         rows[name] = {
@@ -51,6 +50,7 @@ def compare(run_dir: Path, adsorbate: str, optimizers: list[str]) -> dict[str, A
             f"{lim['best_race']['force_calls']} ({lim['best_race_ratio']:.1f}x)",
             flush=True,
         )
+    calculator = study["results"]["settings"]["calculator"]
     return {"adsorbate": adsorbate, "calculator": calculator, "optimizers": rows}
 
 

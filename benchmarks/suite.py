@@ -253,8 +253,11 @@ def relax_every_asf_placement(study: dict[str, Any], ads: str, maker: Any) -> di
     }
 
 
-def adslab_relax_maker(study: dict[str, Any], calculator: str, optimizer: str | None = None) -> Any:
-    """atomate2 ForceFieldRelaxMaker with the study's settings (fixed cell, energy per step)."""
+def adslab_relax_maker(study: dict[str, Any], optimizer: str | None = None) -> Any:
+    """atomate2 ForceFieldRelaxMaker with the study's calculator (D3 included) and settings.
+
+    Fixed cell, energy recorded at every step; ``optimizer`` overrides the study's.
+    """
     from atomate2.forcefields.jobs import ForceFieldRelaxMaker
 
     from lis_dft.dft_workflows.calculators import CalculatorSpec
@@ -266,7 +269,7 @@ def adslab_relax_maker(study: dict[str, Any], calculator: str, optimizer: str | 
         relax_kwargs={"fmax": settings["fmax"]},
         optimizer_kwargs={"optimizer": optimizer or settings["optimizer"]},
         ionic_step_data=("energy",),
-        **CalculatorSpec(calculator).maker_kwargs(),
+        **CalculatorSpec(**settings["calculator"]).maker_kwargs(),
     )
 
 
@@ -282,7 +285,7 @@ def bench_screening(run_dir: Path, calculator: str) -> dict[str, Any]:
     study = load_study(run_dir)
     spec = CalculatorSpec(calculator)
     calc = {"name": spec.name, "d3": spec.d3}
-    maker = adslab_relax_maker(study, calculator)
+    maker = adslab_relax_maker(study)
     out: dict[str, Any] = {}
     for ads in ("Li2S", "Li2S2", "S8"):
         exhaustive = relax_every_asf_placement(study, ads, maker)
