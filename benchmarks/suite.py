@@ -541,7 +541,7 @@ def to_markdown(res: dict[str, Any]) -> str:
         lines += [
             "## 3. VASP parsing",
             "",
-            f"{p['files']} folders of byte-for-byte copies of the real runs in shared/vasp-outputs, median of {p['repeats']}.",
+            f"{p['files']} folders of byte-for-byte copies of the real runs in tests/test_data/vasp_outputs, median of {p['repeats']}.",
             "",
             "| parser | files/s |",
             "|---|---|",
@@ -598,7 +598,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--study-repeats", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument(
-        "--shared", type=Path, default=HERE.parent.parent / "shared" / "vasp-outputs"
+        "--shared", type=Path, default=HERE.parent / "tests" / "test_data" / "vasp_outputs"
     )
     args = parser.parse_args(argv)
     quick = args.quick

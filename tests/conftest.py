@@ -27,36 +27,12 @@ def small_slab():
     return lii_100_slab(supercell=(2, 2, 1), vacuum=12.0, fixed_layers=1)
 
 
-def _shared_outputs():
-    import os
-    from pathlib import Path
-
-    env = os.environ.get("LIS_DFT_SHARED")
-    base = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
-    return base / "vasp-outputs"
-
-
-def pytest_collection_modifyitems(config, items):
-    """Outside CI, tests that need ../shared/vasp-outputs are skipped when it is absent."""
-    import os
-
-    if _shared_outputs().exists() or os.environ.get("CI"):
-        return
-    marker = pytest.mark.skipif(
-        True, reason=f"real VASP outputs not found at {_shared_outputs()}; set LIS_DFT_SHARED"
-    )
-    for item in items:
-        if "vasp_outputs" in getattr(item, "fixturenames", ()):
-            item.add_marker(marker)
-
-
 @pytest.fixture(scope="session")
 def vasp_outputs():
-    """The real VASP outputs in ../shared/vasp-outputs (required in CI: missing = failure)."""
-    path = _shared_outputs()
-    if not path.exists():
-        pytest.fail(f"real VASP outputs not found at {path}; set LIS_DFT_SHARED")
-    return path
+    """Real VASP outputs (custodian's test files, MIT), kept in tests/test_data/vasp_outputs."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent / "test_data" / "vasp_outputs"
 
 
 @pytest.fixture

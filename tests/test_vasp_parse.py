@@ -1,4 +1,4 @@
-"""Parsing real VASP outputs (../shared/vasp-outputs)."""
+"""Parsing real VASP outputs (tests/test_data/vasp_outputs, custodian test files)."""
 
 from __future__ import annotations
 
