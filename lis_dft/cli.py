@@ -210,6 +210,26 @@ def run(
         "E_A on LiI(100) (eV)", *(cell(ae.get(k, {}), "eV") for k in ("Li2S", "Li2S2", "S8"))
     )
     out_console.print(table)
+    for ads, v in ae.items():
+        problems = []
+        if v.get("best_config_intact") is False:
+            problems.append("the adsorbate decomposed")
+        if v.get("best_config_surface_intact") is False:
+            problems.append("the surface reconstructed under it")
+        if problems:
+            console.print(
+                f"[bold red]Warning:[/] {ads} E_A = {v['eV']:.3f} eV comes from {v['best_config']}, "
+                f"where {' and '.join(problems)} (no relaxed configuration stayed intact). "
+                "Treat it as an artifact until DFT confirms it: lis-dft verify "
+                f"{out}",
+                highlight=False,
+            )
+    if not results["calculator"].get("is_mock"):
+        console.print(
+            "Machine-learned numbers are a hypothesis until DFT agrees: "
+            f"check them with 'lis-dft verify {out}'.",
+            highlight=False,
+        )
     out_console.print(
         f"{stats.n_run} jobs run, {stats.n_skipped} reused; wall {stats.wall_seconds:.1f} s, "
         f"{100 * stats.calculator_fraction:.0f}% inside the calculator. Report: {Path(out) / 'report.md'}"
@@ -467,6 +487,194 @@ def parse(
         write_outputs(results, campaign.root)
     Console().print(
         f"Results: {campaign.root / 'results.json'}, report: {campaign.root / 'report.md'}"
+    )
+
+
+@app.command()
+@friendly_errors
+def verify(
+    run_dir: Annotated[Path, typer.Argument(help="Folder of a finished 'lis-dft run'.")] = Path(
+        "lis-dft-run"
+    ),
+    calculator: Annotated[
+        str,
+        typer.Option("--calculator", "-c", help="DFT calculator: gpaw (or mock for a dry run)."),
+    ] = "gpaw",
+    mode: Annotated[str, typer.Option(help="GPAW mode: lcao (dzp basis) or pw.")] = "lcao",
+    ecut: Annotated[float, typer.Option(help="GPAW plane-wave cutoff, eV (--mode pw).")] = 500.0,
+    counterpoise: Annotated[
+        bool,
+        typer.Option(
+            help="Counterpoise-correct LCAO basis-set superposition (4 more single points per configuration)."
+        ),
+    ] = True,
+    max_configs: Annotated[
+        int | None,
+        typer.Option(
+            help="Relaxed configurations per adsorbate to check, lowest first (default all).", min=1
+        ),
+    ] = None,
+    lateral: Annotated[
+        tuple[int, int], typer.Option(help="Reduced model: conventional cells kept in plane.")
+    ] = (2, 2),
+    layers: Annotated[int, typer.Option(help="Reduced model: atomic layers kept.", min=2)] = 4,
+    tolerance: Annotated[
+        float, typer.Option(help="|E_A(potential) - E_A(DFT)| that still 'agrees', eV.", min=0.001)
+    ] = 0.2,
+    bulk: Annotated[
+        bool, typer.Option(help="Also check bulk references (formation energies).")
+    ] = True,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """DFT single points on the run's relaxed minima (reduced model), next to the run's potential.
+
+    Writes RUN/verify.json and adds a DFT-verification section, verdicts and a parity
+    figure to results.json, report.md and figures/. Resumable: finished single points
+    are kept in the run's store.
+    """
+    from lis_dft.dft_workflows.calculators import CalculatorSpec
+    from lis_dft.dft_workflows.verify import VerifySettings, run_verify
+    from lis_dft.structures.reduced import ReducedModel
+
+    kwargs = {"mode": mode, **({"ecut": ecut} if mode == "pw" else {"basis": "dzp"})}
+    spec = (
+        CalculatorSpec("gpaw", "zero", kwargs)
+        if calculator == "gpaw"
+        else CalculatorSpec(calculator, "auto")
+    )
+    settings = VerifySettings(
+        dft=spec,
+        model=ReducedModel(lateral=tuple(lateral), layers=layers),
+        counterpoise=counterpoise,
+        max_configs=max_configs,
+        bulk=bulk,
+        tolerance=tolerance,
+    )
+    summary = run_verify(run_dir, settings, progress=progress)
+    table = Table(title=f"DFT check of {run_dir} ({spec.describe()['model']})")
+    for col in (
+        "adsorbate",
+        "config",
+        "E_A potential (eV)",
+        "E_A DFT (eV)",
+        "error (eV)",
+        "verdict",
+    ):
+        table.add_column(col)
+    for ads, v in summary["adsorption"].items():
+        rep = next((c for c in v["configs"] if c["id"] == v["reported_config"]), None)
+        fmt = lambda x: "" if x is None else f"{x:+.2f}"  # noqa: E731
+        table.add_row(
+            ads,
+            str(v["reported_config"]),
+            fmt(rep and rep["mlip_eV"]),
+            fmt(rep and rep["dft_eV"]),
+            fmt(rep and rep["error_eV"]),
+            v["verdict"],
+        )
+    Console().print(table)
+    if summary["flagged"]:
+        console.print(
+            f"[bold red]Not confirmed by DFT or outside {tolerance} eV:[/] {', '.join(summary['flagged'])}. "
+            f"Details: {Path(run_dir) / 'verify.json'}, {Path(run_dir) / 'report.md'}"
+        )
+
+
+@app.command()
+@friendly_errors
+def energy(
+    files: Annotated[
+        list[Path], typer.Argument(help="Structure files: CIF, POSCAR/CONTCAR, extxyz.")
+    ],
+    calculator: Annotated[
+        str, typer.Option("--calculator", "-c", help="mock, chgnet, sevennet, xtb or gpaw.")
+    ] = "chgnet",
+    d3: Annotated[str, typer.Option(help="D3 dispersion: auto, zero, bj or none.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Single-point energy and largest force of any structures with a lis-dft calculator."""
+    import json as _json
+
+    from lis_dft.dft_workflows.calculators import CalculatorSpec
+    from lis_dft.dft_workflows.singlepoint import evaluate_files
+
+    spec = CalculatorSpec(calculator, d3)
+    rows = evaluate_files(files, spec)
+    if as_json:
+        typer.echo(_json.dumps({"calculator": spec.describe(), "structures": rows}, indent=2))
+        return
+    table = Table(title=f"Single points ({spec.describe()['model']}, D3 {spec.d3})")
+    for col in ("file", "formula", "atoms", "E (eV)", "E/atom (eV)", "max force (eV/Å)"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["file"],
+            r["formula"],
+            str(r["n_atoms"]),
+            f"{r['energy_eV']:.4f}",
+            f"{r['energy_per_atom_eV']:.4f}",
+            f"{r['max_force_eV_per_A']:.3f}",
+        )
+    Console().print(table)
+
+
+reference_app = typer.Typer(
+    help="The DFT reference set (benchmarks/dft_reference): build configurations, compute GPAW.",
+    no_args_is_help=True,
+)
+app.add_typer(reference_app, name="reference-set")
+
+
+@reference_app.command("build")
+@friendly_errors
+def reference_build(
+    out: Annotated[
+        Path | None, typer.Option(help="Folder (default benchmarks/dft_reference).")
+    ] = None,
+    generator: Annotated[
+        str, typer.Option(help="Potential that proposes the relaxed geometries.")
+    ] = "chgnet",
+    per_adsorbate: Annotated[int, typer.Option(help="Placements per adsorbate.", min=1)] = 5,
+) -> None:
+    """Make configurations.extxyz: bulk, molecules, clean slab and adsorbate geometries."""
+    from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, build_frames, write_configurations
+    from lis_dft.dft_workflows.runner import preflight
+
+    preflight(generator, {"Li", "S", "I"})
+    frames = build_frames({"name": generator, "d3": "auto"}, per_adsorbate)
+    path = write_configurations(frames, out or DEFAULT_DIR)
+    kinds: dict[str, int] = {}
+    for f in frames:
+        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    typer.echo(f"{len(frames)} configurations ({kinds}) written to {path}")
+
+
+@reference_app.command("compute")
+@friendly_errors
+def reference_compute(
+    out: Annotated[
+        Path | None, typer.Option(help="Folder (default benchmarks/dft_reference).")
+    ] = None,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Start no new single point after this many minutes.")
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Only configuration ids starting with this. Repeatable."),
+    ] = None,
+    mode: Annotated[str, typer.Option(help="GPAW mode: lcao (dzp) or pw.")] = "lcao",
+    ecut: Annotated[float, typer.Option(help="Plane-wave cutoff, eV (--mode pw).")] = 500.0,
+) -> None:
+    """GPAW PBE + D3(zero) energies and forces of every configuration not yet in reference.extxyz."""
+    from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, compute
+    from lis_dft.dft_workflows.runner import preflight
+
+    preflight("gpaw", {"Li", "S", "I"})
+    gpaw = {"mode": mode, **({"ecut": ecut} if mode == "pw" else {"basis": "dzp"})}
+    summary = compute(out or DEFAULT_DIR, gpaw, max_minutes, only, log=typer.echo)
+    typer.echo(
+        f"{summary['done']} computed now; {summary['finished']} of {summary['total']} done, "
+        f"{summary['remaining']} remaining (run again to continue)."
     )
 
 

@@ -23,7 +23,10 @@ Definitions (also written to results.json)
 - Adsorption energy: E_A = E(slab+mol) - [E(slab) + E(mol)]; the reported value is the
   lowest over the relaxed configurations in which the adsorbate stayed intact (S8 ring,
   S2 dimer); a decomposed adsorbate is reported only when no configuration stayed
-  intact, and is flagged (``best_config_intact`` false).
+  intact, and is flagged (``best_config_intact`` false). Likewise a configuration
+  whose slab reconstructed under the adsorbate (a slab atom moved > 1 Å or pulled out
+  of the net, ``surface_intact`` false) is reported only when no relaxed configuration
+  kept the surface intact, and is flagged (``best_config_surface_intact`` false).
 - Oxidation landscape (per S atom, Li removed to Li metal, i.e. at 0 V vs Li+/Li):
   g(Li2S) = E_f(Li2S), g(Li2S2) = E_f(Li2S2)/2, g(S8) = E_f(S8)/8 in each environment;
   step energies dE = g(next) - g(previous) are per Li removed, so in eV they equal the
@@ -50,7 +53,7 @@ DEFINITIONS = {
     "formation_energy_bulk": "E_f = [E(bulk) - sum_i n_i mu_i] / n_fu (eV/f.u.) or / N_atoms (eV/atom)",
     "formation_energy_vacuum": "E_f^vac = [E(isolated molecule) - sum_i n_i mu_i] / N_atoms",
     "formation_energy_LiI_100": "E_f^LiI = [E(LiI(100)+X) - E(LiI(100)) - sum_i n_i mu_i] / N_atoms(X)",
-    "adsorption_energy": "E_A = E(LiI(100)+X) - [E(LiI(100)) + E(X)], lowest relaxed configuration with X intact",
+    "adsorption_energy": "E_A = E(LiI(100)+X) - [E(LiI(100)) + E(X)], lowest relaxed configuration with X intact and the surface intact (flagged otherwise)",
     "landscape": (
         "per S atom at 0 V vs Li+/Li: g(Li2S)=E_f(Li2S), g(Li2S2)=E_f(Li2S2)/2, g(S8)=E_f(S8)/8; "
         "step dE = g(next) - g(previous) per Li removed (eV = V vs Li+/Li); "
@@ -152,31 +155,48 @@ def adsorbate_integrity(
 
 
 def best_config(configs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The relaxed configuration with the lowest total energy, intact adsorbates first.
+    """The relaxed configuration with the lowest total energy, intact ones first.
 
-    A configuration whose adsorbate decomposed (``intact`` False) is chosen only when no
-    relaxed configuration kept the molecule intact.
+    Preference: adsorbate intact *and* surface intact; else adsorbate intact; else any
+    relaxed configuration. Whatever is chosen carries its flags (``intact``,
+    ``surface_intact``) into results, so a compromised minimum is never silent.
     """
     relaxed = [c for c in configs if c.get("relaxed") and c.get("energy") is not None]
     intact = [c for c in relaxed if c.get("intact") is not False]
-    pool = intact or relaxed
+    whole = [c for c in intact if c.get("surface_intact") is not False]
+    pool = whole or intact or relaxed
     return min(pool, key=lambda c: c["energy"]) if pool else None
 
 
 def annotate_integrity(record: dict[str, Any]) -> None:
-    """Add ``intact`` and ``integrity`` to every relaxed configuration of ``record``."""
+    """Add adsorbate (``intact``) and surface (``surface_intact``) flags to relaxed configurations.
+
+    The surface check compares the slab atoms of each relaxed adsorbate slab with the
+    relaxed clean slab (:func:`lis_dft.structures.validation.surface_integrity`).
+    """
+    from lis_dft.structures.validation import surface_integrity
+
     if not record.get("slab"):
         return
-    slab_struct = record["slab"].get("structure")
+    slab_struct = _structure(record["slab"]) if record["slab"].get("structure") else None
     n_slab = record["slab"].get("n_atoms")
     if n_slab is None and slab_struct is not None:
-        n_slab = len(
-            Structure.from_dict(slab_struct) if isinstance(slab_struct, dict) else slab_struct
-        )
+        n_slab = len(slab_struct)
     for ads, data in record.get("adsorbates", {}).items():
         for c in data["configs"]:
-            if c.get("relaxed") and "intact" not in c:
+            if not c.get("relaxed"):
+                continue
+            if "intact" not in c:
                 c["intact"], c["integrity"] = adsorbate_integrity(c.get("structure"), n_slab, ads)
+            if "surface_intact" not in c and slab_struct is not None and c.get("structure"):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)
+                        check = surface_integrity(slab_struct, _structure(c), n_slab)
+                except ValueError:  # atom counts do not match: no comparison possible
+                    continue
+                c["surface_intact"] = check.intact
+                c["surface_integrity"] = check.as_dict()
 
 
 def _adsorbates_on_slab(record: dict[str, Any]):
@@ -215,6 +235,8 @@ def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "converged": c.get("converged"),
                     "intact": c.get("intact"),
                     "integrity": c.get("integrity"),
+                    "surface_intact": c.get("surface_intact"),
+                    "surface_integrity": c.get("surface_integrity"),
                 }
             )
         best = best_config(all_configs)
@@ -222,6 +244,7 @@ def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "eV": best["energy"] - e_slab - e_mol if best else None,
             "best_config": best["id"] if best else None,
             "best_config_intact": best.get("intact") if best else None,
+            "best_config_surface_intact": best.get("surface_intact") if best else None,
             "configs": configs,
         }
     return out
@@ -252,6 +275,7 @@ def surface_formation_energies(
         out[ads] = formation_energy(best["energy"] - e_slab, comp, mu, FORMULA_UNITS[ads])
         out[ads]["config"] = best["id"]
         out[ads]["intact"] = best.get("intact")
+        out[ads]["surface_intact"] = best.get("surface_intact")
     return out
 
 

@@ -154,3 +154,77 @@ def plot_activation_diagram(results: dict[str, Any], out_dir: str | Path) -> lis
     if drawn:
         ax.legend(frameon=False, loc="upper left")
     return _save(fig, Path(out_dir), "activation_diagram")
+
+
+def plot_verification(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """DFT check: adsorption energies by the potential and by DFT, same geometries.
+
+    Left: bars per adsorbate for the reported configuration (potential on the full
+    slab, potential on the reduced model, DFT on the reduced model); an adsorbate DFT
+    does not confirm is marked. Right: parity of every checked configuration, with the
+    agreement tolerance as a band.
+    """
+    _style()
+    ver = results["verification"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    names = list(ver["adsorption"])
+    width = 0.27
+    series = (
+        ("mlip_full_eV", "potential, full slab", "#9467bd"),
+        ("mlip_eV", "potential, reduced model", "#1f77b4"),
+        ("dft_eV", "DFT (GPAW PBE+D3), reduced model", "#2ca02c"),
+    )
+    for k, (key, label, color) in enumerate(series):
+        xs, ys = [], []
+        for i, ads in enumerate(names):
+            v = ver["adsorption"][ads]
+            rep = next((c for c in v["configs"] if c["id"] == v["reported_config"]), None)
+            if rep is not None and rep.get(key) is not None:
+                xs.append(i + (k - 1) * width)
+                ys.append(rep[key])
+        ax1.bar(xs, ys, width, color=color, label=label)
+        for x, y in zip(xs, ys, strict=True):
+            ax1.annotate(
+                f"{y:.2f}", (x, y), ha="center", va="top" if y < 0 else "bottom", fontsize=7
+            )
+    for i, ads in enumerate(names):
+        status = ver["adsorption"][ads]["status"]
+        if status != "agrees":
+            ax1.annotate(
+                "NOT CONFIRMED" if status == "not_confirmed" else status.upper(),
+                (i, 0),
+                xytext=(0, 6),
+                textcoords="offset points",
+                ha="center",
+                color="#d62728",
+                fontsize=8,
+                fontweight="bold",
+            )
+    ax1.axhline(0, color="k", linewidth=0.8)
+    ax1.set_xticks(range(len(names)), [SPECIES_LABELS.get(n, n) for n in names])
+    ax1.set_ylabel("Adsorption energy $E_A$ (eV)")
+    ax1.set_title("Reported configuration per adsorbate\n" + _calc_label(results), fontsize=9)
+    ax1.legend(frameon=False, fontsize=8, loc="lower left")
+    pts = [
+        (c["dft_eV"], c["mlip_eV"], ads)
+        for ads, v in ver["adsorption"].items()
+        for c in v["configs"]
+        if c.get("dft_eV") is not None and c.get("mlip_eV") is not None
+    ]
+    if pts:
+        lo = min(min(p[0], p[1]) for p in pts) - 0.5
+        hi = max(max(p[0], p[1]) for p in pts) + 0.5
+        tol = ver["tolerance_eV"]
+        ax2.fill_between([lo, hi], [lo - tol, hi - tol], [lo + tol, hi + tol], color="#dddddd")
+        ax2.plot([lo, hi], [lo, hi], color="k", linewidth=0.8)
+        for ads in names:
+            xs = [p[0] for p in pts if p[2] == ads]
+            ys = [p[1] for p in pts if p[2] == ads]
+            ax2.scatter(xs, ys, label=SPECIES_LABELS.get(ads, ads), s=30)
+        ax2.set_xlim(lo, hi)
+        ax2.set_ylim(lo, hi)
+        ax2.legend(frameon=False, fontsize=8)
+    ax2.set_xlabel("$E_A$ DFT (eV)")
+    ax2.set_ylabel("$E_A$ potential (eV)")
+    ax2.set_title(f"Every checked configuration (band: ±{ver['tolerance_eV']} eV)", fontsize=9)
+    return _save(fig, Path(out_dir), "verification")

@@ -20,6 +20,105 @@ def _fmt(x: Any, nd: int = 3) -> str:
     return "n/a" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
 
 
+def _flag(value: Any) -> str:
+    return {True: "yes", False: "**NO**", None: "n/a"}[value]
+
+
+def _integrity(cfg: dict[str, Any]) -> str:
+    if not cfg.get("relaxed"):
+        return ""
+    parts = []
+    if cfg.get("intact") is False:
+        parts.append(f"adsorbate decomposed ({cfg.get('integrity')})")
+    surf = cfg.get("surface_integrity") or {}
+    if cfg.get("surface_intact") is False:
+        parts.append(surf.get("detail", "surface reconstructed"))
+    return "; ".join(parts) or "intact"
+
+
+def _warnings(results: dict[str, Any]) -> list[str]:
+    """Loud notes at the top: compromised minima and DFT disagreements."""
+    notes = []
+    for ads, v in results.get("adsorption_energies", {}).items():
+        if v.get("best_config_intact") is False:
+            notes.append(
+                f"{ads}: the reported minimum ({v['best_config']}) is a decomposed adsorbate."
+            )
+        if v.get("best_config_surface_intact") is False:
+            notes.append(
+                f"{ads}: the reported minimum ({v['best_config']}) has a reconstructed surface "
+                "(no relaxed configuration kept the surface intact)."
+            )
+    ver = results.get("verification")
+    if ver:
+        for ads, v in ver["adsorption"].items():
+            if v["status"] != "agrees":
+                notes.append(f"{ads}: DFT check: {v['verdict']}.")
+    else:
+        notes.append(
+            "Not checked with DFT: numbers from a machine-learned potential are a hypothesis "
+            "until DFT agrees (`lis-dft verify RUN`)."
+        )
+    if not notes:
+        return []
+    return ["> **Warnings**", ">", *[f"> - {n}" for n in notes], ""]
+
+
+def _verification_section(results: dict[str, Any]) -> list[str]:
+    ver = results.get("verification")
+    if not ver:
+        return []
+    st = ver["settings"]
+    lines = [
+        "",
+        "## DFT check (`lis-dft verify`)",
+        "",
+        f"- DFT: {st['dft']['model']} ({st['dft']['name']} {st['dft']['version']}), "
+        f"settings {st['dft']['kwargs']}, D3: {st['dft']['d3']['damping']}; "
+        f"counterpoise correction: {'yes' if ver['counterpoise'] else 'no'}",
+        f"- Potential: {ver['mlip']['model']}, D3: {ver['mlip']['d3']['damping']}",
+        f"- Same geometries for both: the run's relaxed minima cut onto the reduced model "
+        f"({st['model']['lateral'][0]}×{st['model']['lateral'][1]} conventional cells, "
+        f"{st['model']['layers']} layers; docs/methods.md). Single points done: {ver['dft_single_points']}.",
+        f"- Tolerance {ver['tolerance_eV']} eV; largest |error| {_fmt(ver['largest_error_eV'], 2)} eV.",
+        "",
+        "| adsorbate | reported config | DFT's lowest | verdict |",
+        "|---|---|---|---|",
+    ]
+    for ads, v in ver["adsorption"].items():
+        lines.append(
+            f"| {ads} | {v['reported_config']} | {v['dft_best_config']} | {v['verdict']} |"
+        )
+    lines += [
+        "",
+        "Every checked configuration, E_A in eV (potential on the run's slab; both methods on "
+        "the reduced model; DFT counterpoise-corrected where computed; BSSE = the correction):",
+        "",
+        "| adsorbate | config | potential, full slab | potential | DFT | BSSE | error | surface |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for ads, v in ver["adsorption"].items():
+        for c in v["configs"]:
+            lines.append(
+                f"| {ads} | {c['id']} | {_fmt(c['mlip_full_eV'], 2)} | {_fmt(c['mlip_eV'], 2)} | "
+                f"{_fmt(c['dft_eV'], 2)} | {_fmt(c['bsse_eV'], 2)} | {_fmt(c['error_eV'], 2)} | "
+                f"{_flag(c.get('surface_intact'))} |"
+            )
+    fe = ver.get("formation_energies") or {}
+    if fe:
+        lines += [
+            "",
+            "| bulk formation energy (eV/atom) | potential | DFT | error |",
+            "|---|---|---|---|",
+        ]
+        for name, v in fe.items():
+            lines.append(
+                f"| {name} | {_fmt(v.get('mlip_eV_per_atom'))} | {_fmt(v.get('dft_eV_per_atom'))} | "
+                f"{_fmt(v.get('error_eV_per_atom'))} |"
+            )
+    return lines
+
+
 def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
     """Return the markdown report for a results dict."""
     c = results["calculator"]
@@ -35,6 +134,9 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
         f"D3: {c.get('d3', {}).get('damping')}",
         f"- Created: {results['provenance'].get('created_utc')}",
         "",
+    ]
+    lines += _warnings(results)
+    lines += [
         "## Reference phases",
         "",
         "| phase | E (eV/atom) | V (Å³/atom) | lattice (conventional a, b, c in Å) | converged | checks |",
@@ -73,13 +175,16 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
         "",
         "## Adsorption on LiI(100)",
         "",
-        "| adsorbate | E_A (eV) | best configuration | configurations screened | relaxed |",
-        "|---|---|---|---|---|",
+        "| adsorbate | E_A (eV) | best configuration | configurations screened | relaxed | adsorbate intact | surface intact | DFT check |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    checks = (results.get("verification") or {}).get("adsorption", {})
     for ads, v in results["adsorption_energies"].items():
         n_relaxed = sum(1 for c in v["configs"] if c["relaxed"])
+        dft = checks.get(ads, {}).get("verdict", "not run")
         lines.append(
-            f"| {ads} | {_fmt(v['eV'])} | {v['best_config']} | {len(v['configs'])} | {n_relaxed} |"
+            f"| {ads} | {_fmt(v['eV'])} | {v['best_config']} | {len(v['configs'])} | {n_relaxed} | "
+            f"{_flag(v.get('best_config_intact'))} | {_flag(v.get('best_config_surface_intact'))} | {dft} |"
         )
     lines += [
         "",
@@ -87,15 +192,16 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
         "relaxation stood when it was dropped from the screening race, see docs/methods.md; "
         "relaxed: converged relaxation of the finalists):",
         "",
-        "| adsorbate | config | site | single-point E_A (eV) | race E_A (eV) | dropped after round | relaxed E_A (eV) |",
-        "|---|---|---|---|---|---|---|",
+        "| adsorbate | config | site | single-point E_A (eV) | race E_A (eV) | dropped after round | relaxed E_A (eV) | integrity |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for ads, v in results["adsorption_energies"].items():
         for cfg in sorted(v["configs"], key=_race_order):
             dropped = cfg.get("eliminated_after_round")
             lines.append(
                 f"| {ads} | {cfg['id']} | {cfg['site']} | {_fmt(cfg['screen_eV'])} | "
-                f"{_fmt(cfg.get('race_eV'))} | {'' if dropped is None else dropped} | {_fmt(cfg['energy'])} |"
+                f"{_fmt(cfg.get('race_eV'))} | {'' if dropped is None else dropped} | {_fmt(cfg['energy'])} | "
+                f"{_integrity(cfg)} |"
             )
     lines += [
         "",
@@ -110,6 +216,7 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
             lines.append(
                 f"| {env} | {_fmt(s1)} | {_fmt(s2)} | {land['limiting_step']} | {_fmt(land['onset_potential_V_vs_Li'])} |"
             )
+    lines += _verification_section(results)
     th = results.get("thermo")
     if th:
         lines += ["", "## Hull, voltages, volume change", "", "| quantity | value |", "|---|---|"]

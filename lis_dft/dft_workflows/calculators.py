@@ -8,7 +8,7 @@ emt        ASE EMT (Al Cu Ag Au Ni Pd Pt, H C N O roughly)  none
 chgnet     CHGNet 0.3.0 (MPtrj, PBE/PBE+U)                 PBE-D3(zero) via dftd3
 sevennet   SevenNet-0 (MPtrj, PBE/PBE+U)                   PBE-D3(zero) via dftd3
 xtb        GFN2-xTB via tblite (extra ``xtb``)             none (GFN2 has D4 built in)
-gpaw       GPAW PBE, PAW plane waves (extra ``gpaw``)      PBE-D3(zero) via dftd3
+gpaw       GPAW PBE, PAW; LCAO dzp or PW (``gpaw``)    PBE-D3(zero) via dftd3
 =========  ==============================================  ===========================
 
 Why D3: the paper's Hamiltonian is PBE + Grimme D3 (VASP ``IVDW = 11``, zero damping).
@@ -55,7 +55,7 @@ _MODEL = {
     "chgnet": "CHGNet 0.3.0 (MPtrj)",
     "sevennet": "SevenNet-0 (7net-0, MPtrj)",
     "xtb": "GFN2-xTB",
-    "gpaw": "GPAW PBE PAW, plane waves",
+    "gpaw": "GPAW PBE (PAW setups; LCAO dzp by default, or plane waves)",
 }
 _D3_AUTO = {
     "mock": "none",
@@ -180,7 +180,12 @@ def _sevennet_calculator(model: str):
     return SevenNetCalculator(model, device="cpu")
 
 
-def _base_calculator(name: str, **kwargs: Any) -> Calculator:
+def _base_calculator(
+    name: str,
+    atoms: Any | None = None,
+    ghosts: list[int] | None = None,
+    **kwargs: Any,
+) -> Calculator:
     if name == "mock":
         from lis_dft.dft_workflows.mock import MockCalculator
 
@@ -200,13 +205,10 @@ def _base_calculator(name: str, **kwargs: Any) -> Calculator:
 
         return TBLite(method="GFN2-xTB", verbosity=0)
     if name == "gpaw":
-        from gpaw import GPAW, PW
+        from lis_dft.dft_workflows.gpaw_calc import GpawSettings, gpaw_calculator
 
-        return GPAW(
-            mode=PW(kwargs.get("ecut", 400)),
-            xc="PBE",
-            kpts={"density": kwargs.get("kpt_density", 3.0)},
-            txt=None,
+        return gpaw_calculator(
+            GpawSettings.from_kwargs(kwargs), atoms=atoms, ghosts=ghosts, txt="gpaw.txt"
         )
     raise CalculatorError(f"Unknown calculator {name!r}.")
 
@@ -227,7 +229,41 @@ def _timed(calc: Calculator) -> Calculator:
     return calc
 
 
-def build_calculator(name: str = DEFAULT_CALCULATOR, d3: str = "auto", **kwargs: Any) -> Calculator:
+class _GhostAwareD3Sum(Calculator):
+    """The DFT energy of the whole cell plus D3 of the real atoms only (ghosts have no D3)."""
+
+    implemented_properties = ("energy", "free_energy", "forces")
+
+    def __init__(self, dft: Calculator, damping: str, ghosts: list[int]) -> None:
+        super().__init__()
+        self.dft, self.damping, self.ghosts = dft, damping, set(ghosts)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=None) -> None:
+        """DFT on all atoms (ghosts included), D3 on the real atoms; forces on real atoms."""
+        import numpy as np
+        from dftd3.ase import DFTD3
+
+        super().calculate(atoms, properties, system_changes or [])
+        real = [i for i in range(len(self.atoms)) if i not in self.ghosts]
+        dft_atoms = self.atoms.copy()
+        dft_atoms.calc = self.dft
+        e = dft_atoms.get_potential_energy()
+        f = dft_atoms.get_forces()
+        sub = self.atoms[real]
+        sub.calc = DFTD3(method="PBE", damping={"zero": "d3zero", "bj": "d3bj"}[self.damping])
+        e += sub.get_potential_energy()
+        f[real] += sub.get_forces()
+        f[sorted(self.ghosts)] = 0.0
+        self.results = {"energy": e, "free_energy": e, "forces": np.asarray(f)}
+
+
+def build_calculator(
+    name: str = DEFAULT_CALCULATOR,
+    d3: str = "auto",
+    atoms: Any | None = None,
+    ghosts: list[int] | None = None,
+    **kwargs: Any,
+) -> Calculator:
     """Return an ASE calculator by name, with the D3 policy applied and calls timed.
 
     Parameters
@@ -236,14 +272,26 @@ def build_calculator(name: str = DEFAULT_CALCULATOR, d3: str = "auto", **kwargs:
         One of :data:`CALCULATORS`.
     d3
         ``auto`` (the table in the module docstring), ``zero``, ``bj`` or ``none``.
+    atoms
+        The structure the calculator is for (GPAW: fixes the k-point mesh and the spin
+        polarisation from it); optional.
+    ghosts
+        GPAW LCAO only: atom indices that become ghost atoms (counterpoise). D3 then
+        sees only the real atoms.
     **kwargs
-        Calculator-specific options (``model`` for sevennet; ``ecut``, ``kpt_density``
-        for gpaw).
+        Calculator-specific options (``model`` for sevennet; the fields of
+        :class:`~lis_dft.dft_workflows.gpaw_calc.GpawSettings` for gpaw).
 
     """
     spec = CalculatorSpec(name, d3, kwargs)
     check_available(name)
-    calc = _base_calculator(name, **kwargs)
+    if ghosts and name != "gpaw":
+        raise CalculatorError(
+            "Ghost atoms (counterpoise) are only available with --calculator gpaw."
+        )
+    calc = _base_calculator(name, atoms=atoms, ghosts=ghosts, **kwargs)
+    if ghosts and spec.d3 != "none":
+        return _timed(_GhostAwareD3Sum(calc, spec.d3, ghosts))
     if spec.d3 != "none":
         from ase.calculators.mixing import SumCalculator
         from dftd3.ase import DFTD3

@@ -6,7 +6,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from lis_dft.analysis.plots import plot_activation_diagram, plot_formation_energies
+from lis_dft.analysis.plots import (
+    plot_activation_diagram,
+    plot_formation_energies,
+    plot_verification,
+)
 from lis_dft.analysis.report import write_report
 from lis_dft.analysis.results import build_results, write_results
 from lis_dft.dft_workflows.flows import LocalStudyMaker, StudySettings
@@ -44,6 +48,9 @@ def write_outputs(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
         figures["Voltage profile"] = "figures/voltage_profile.png"
     paths["formation_energies"] = plot_formation_energies(results, fig_dir)[0]
     paths["activation_diagram"] = plot_activation_diagram(results, fig_dir)[0]
+    if results.get("verification"):
+        paths["verification"] = plot_verification(results, fig_dir)[0]
+        figures["DFT check: potential vs DFT on the same geometries"] = "figures/verification.png"
     paths["results.json"], paths["results.csv"] = write_results(results, out_dir)
     paths["report.md"] = write_report(results, out_dir, figures)
     return paths

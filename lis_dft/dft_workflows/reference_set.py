@@ -1,0 +1,419 @@
+"""The DFT reference set of this chemistry: configurations, then GPAW energies and forces.
+
+Two resumable steps (``lis-dft reference-set build`` then ``compute``), both writing
+extended XYZ that ASE reads (``ase.io.read(path, ":")``):
+
+``configurations.extxyz``
+    The geometries, made deterministically from lis-dft's own builders on the reduced
+    LiI(100) model (2 x 2 conventional cells, 4 layers, experimental a = 6.00 Å, 15 Å
+    vacuum; :mod:`lis_dft.structures.reduced`):
+
+    - bulk references (bcc Li, alpha-S primitive cell, Li2S, Li2S2, LiI) at the
+      experimental lattice and at -2 % / +2 % of it (an E(V) curve each);
+    - molecules (S8, Li2S, Li2S2, I2) as built and slightly rattled, and the S8 chains
+      the potential opens on the surface, isolated in a box;
+    - the clean reduced slab: ideal, relaxed (top two layers free) and rattled;
+    - Li2S, Li2S2 and S8 at up to four AdsorbateSiteFinder sites/orientations each: the
+      raw placement, relaxed with the slab frozen, and relaxed with the top two layers
+      free (where the potential tears the surface or opens S8, the geometry is kept:
+      those are the artifacts the reference must expose).
+
+    Relaxations use the *generating* potential (default CHGNet + D3(zero), recorded in
+    each frame's ``source``), which only proposes geometries: no reference energy comes
+    from it. Every frame has ``config_id``, ``family`` (whole adsorbate/site families,
+    for held-out validation splits), ``kind``, ``n_slab``, ``adsorbate`` and the
+    integrity flags.
+
+``reference.extxyz``
+    One frame per finished configuration, appended atomically as each single point
+    ends: energy and forces of GPAW PBE + D3(zero) (the paper's Hamiltonian) as the
+    frame's calculator results, with the parts in ``info["energy_pbe"]``,
+    ``info["energy_d3"]`` and ``arrays["forces_d3"]`` (so a potential that adds D3
+    itself trains on PBE alone), the GPAW settings, wall seconds and versions.
+    ``compute`` skips what is there, so it runs in pieces (``--max-minutes``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from lis_dft.errors import ParameterError
+
+#: Where the committed reference set lives (relative to the repository root).
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "dft_reference"
+CONFIGURATIONS = "configurations.extxyz"
+REFERENCE = "reference.extxyz"
+ADSORBATES = ("Li2S", "Li2S2", "S8")
+STRAINS = (0.98, 1.0, 1.02)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One configuration of the reference set."""
+
+    config_id: str
+    family: str
+    kind: str
+    structure: Structure
+    source: str
+    adsorbate: str = ""
+    n_slab: int = 0
+    intact: bool | None = None
+    surface_intact: bool | None = None
+
+    def to_atoms(self) -> Any:
+        """ASE Atoms with the metadata in ``info`` (constraints dropped)."""
+        atoms = AseAtomsAdaptor.get_atoms(self.structure)
+        atoms.set_constraint()
+        info = {
+            "config_id": self.config_id,
+            "family": self.family,
+            "kind": self.kind,
+            "source": self.source,
+            "n_slab": self.n_slab,
+        }
+        # extxyz cannot hold empty values: absent keys mean "not applicable"
+        if self.adsorbate:
+            info["adsorbate"] = self.adsorbate
+        if self.intact is not None:
+            info["intact"] = self.intact
+        if self.surface_intact is not None:
+            info["surface_intact"] = self.surface_intact
+        atoms.info.update(info)
+        return atoms
+
+
+# ------------------------------------------------------------------------- building
+
+
+def _rattled(structure: Structure, sigma: float, seed: int) -> Structure:
+    rng = np.random.default_rng(seed)
+    out = structure.copy()
+    shifts = rng.normal(0.0, sigma, size=(len(out), 3))
+    for i, d in enumerate(shifts):
+        out.translate_sites([i], d, frac_coords=False, to_unit_cell=True)
+    return out
+
+
+def _strained(structure: Structure, factor: float) -> Structure:
+    out = structure.copy()
+    out.scale_lattice(structure.volume * factor**3)
+    return out
+
+
+def _relax(
+    structure: Structure, calculator: Any, free: list[int], fmax: float, steps: int
+) -> Structure:
+    """Positions-only relaxation with atomate2's ASE relaxer; only ``free`` atoms move."""
+    from ase.constraints import FixAtoms
+    from atomate2.ase.utils import AseRelaxer
+
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.set_constraint(FixAtoms([i for i in range(len(atoms)) if i not in set(free)]))
+    result = AseRelaxer(calculator, optimizer="BFGS", relax_cell=False).relax(
+        atoms, fmax=fmax, steps=steps, traj_file=None, final_atoms_object_file=os.devnull
+    )
+    final = result.final_mol_or_struct
+    return Structure(final.lattice, final.species, final.frac_coords)
+
+
+def build_frames(
+    generator: dict[str, Any] | None = None,
+    per_adsorbate: int = 5,
+    fmax: float = 0.05,
+    steps: int = 300,
+) -> list[Frame]:
+    """Make every configuration of the reference set (see the module docstring)."""
+    from lis_dft.analysis.energetics import adsorbate_integrity
+    from lis_dft.dft_workflows.calculators import build_calculator
+    from lis_dft.dft_workflows.jobs import transplant
+    from lis_dft.structures.adsorbates import adsorbate_placements
+    from lis_dft.structures.bulk import build_bulk
+    from lis_dft.structures.molecules import boxed, build_molecule
+    from lis_dft.structures.slab import layer_indices, lii_100_slab
+    from lis_dft.structures.validation import surface_integrity
+
+    generator = generator or {"name": "chgnet", "d3": "zero"}
+    label = f"{generator['name']}+D3({generator.get('d3', 'auto')})"
+    calc = build_calculator(**generator)
+    frames: list[Frame] = []
+    for name in ("Li", "S", "Li2S", "Li2S2", "LiI"):
+        base = build_bulk(name)
+        for f in STRAINS:
+            frames.append(
+                Frame(
+                    f"bulk/{name}/a{f:.2f}",
+                    f"bulk/{name}",
+                    "bulk",
+                    _strained(base, f),
+                    "experiment, strained",
+                )
+            )
+    for i, name in enumerate(("S8", "Li2S", "Li2S2", "I2")):
+        box = boxed(build_molecule(name), 12.0)
+        frames.append(
+            Frame(f"molecule/{name}", f"molecule/{name}", "molecule", box, "lis-dft builder")
+        )
+        frames.append(
+            Frame(
+                f"molecule/{name}/rattled",
+                f"molecule/{name}",
+                "molecule",
+                _rattled(box, 0.05, i),
+                "rattled 0.05 Å",
+            )
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the reduced model itself: 2 x 2 conventional cells, 4 layers, 15 Å vacuum
+        slab = lii_100_slab(supercell=(2, 2, 2), vacuum=15.0, fixed_layers=2)
+    ideal = Structure(slab.lattice, slab.species, slab.frac_coords)
+    n_slab = len(ideal)
+    top = [i for layer in layer_indices(ideal)[-2:] for i in layer]
+    relaxed = _relax(ideal, calc, top, fmax, steps)
+    frames += [
+        Frame("slab/ideal", "slab", "slab", ideal, "experimental LiI, a = 6.00 Å", n_slab=n_slab),
+        Frame(
+            "slab/relaxed", "slab", "slab", relaxed, f"{label}, top 2 layers free", n_slab=n_slab
+        ),
+        Frame(
+            "slab/rattled",
+            "slab",
+            "slab",
+            _rattled(relaxed, 0.05, 7),
+            "relaxed, rattled 0.05 Å",
+            n_slab=n_slab,
+        ),
+    ]
+    opened: list[Structure] = []
+    for ads in ADSORBATES:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            placements = adsorbate_placements(slab, build_molecule(ads), ads)
+        for p in _spread(placements, per_adsorbate):
+            moved = transplant(p.structure, relaxed, n_slab)
+            start = Structure(moved.lattice, moved.species, moved.frac_coords)
+            ads_idx = list(range(n_slab, len(start)))
+            family = f"{ads}@LiI_100/{p.site}"
+            variants = (
+                ("placement", start, "AdsorbateSiteFinder placement, unrelaxed"),
+                ("frozen", _relax(start, calc, ads_idx, fmax, steps), f"{label}, slab frozen"),
+                (
+                    "free",
+                    _relax(start, calc, ads_idx + top, fmax, steps),
+                    f"{label}, top 2 layers free",
+                ),
+            )
+            for tag, s, source in variants:
+                intact, _ = adsorbate_integrity(s, n_slab, ads)
+                surf = surface_integrity(relaxed, s, n_slab).intact
+                frames.append(
+                    Frame(
+                        f"adslab/{ads}/{p.config_id}/{tag}",
+                        family,
+                        "adslab",
+                        s,
+                        source,
+                        ads,
+                        n_slab,
+                        intact,
+                        surf,
+                    )
+                )
+                if ads == "S8" and intact is False and tag != "placement":
+                    mol = Structure(s.lattice, s.species[n_slab:], s.frac_coords[n_slab:])
+                    opened.append(mol)
+    for k, mol in enumerate(opened[:2]):
+        from pymatgen.core import Molecule
+
+        frac = mol.frac_coords - np.round(mol.frac_coords - mol.frac_coords[0])
+        m = Molecule(mol.species, mol.lattice.get_cartesian_coords(frac))
+        frames.append(
+            Frame(
+                f"molecule/S8/opened-{k}",
+                "molecule/S8-opened",
+                "molecule",
+                boxed(m, 12.0),
+                f"S8 opened by {label} on LiI(100), isolated",
+            )
+        )
+    return frames
+
+
+def _spread(placements: list[Any], n: int) -> list[Any]:
+    """Up to ``n`` placements: one per site first, then orientations not yet represented."""
+    chosen, sites = [], set()
+    for p in placements:
+        if p.site not in sites:
+            chosen.append(p)
+            sites.add(p.site)
+    rest = [p for p in placements if p not in chosen]
+    tilts = {p.orientation.split("-")[0] for p in chosen}  # flat / upright
+    rest.sort(key=lambda p: p.orientation.split("-")[0] in tilts)  # stable: new tilts first
+    return (chosen + rest)[:n]
+
+
+def write_configurations(frames: list[Frame], out_dir: Path) -> Path:
+    """Write configurations.extxyz (atomically)."""
+    from ase.io import write
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ids = [f.config_id for f in frames]
+    if len(set(ids)) != len(ids):
+        raise ParameterError("Reference configurations must have unique ids.")
+    path = out_dir / CONFIGURATIONS
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp, [f.to_atoms() for f in frames], format="extxyz")
+    os.replace(tmp, path)
+    return path
+
+
+# ------------------------------------------------------------------------ computing
+
+
+def read_frames(path: Path) -> list[Any]:
+    """All frames of an extxyz file (empty list if it does not exist)."""
+    from ase.io import read
+
+    if not path.exists():
+        return []
+    return read(path, ":", format="extxyz")
+
+
+def _append_atomic(path: Path, atoms: Any) -> None:
+    """Append one frame: copy + append + fsync + rename, so the file is never half-written."""
+    from ase.io import write
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    data = path.read_bytes() if path.exists() else b""
+    with open(tmp, "wb") as f:
+        f.write(data)
+    write(tmp, atoms, format="extxyz", append=True)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    """Short hash of the DFT settings, stored with every frame."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def compute(
+    out_dir: Path = DEFAULT_DIR,
+    gpaw: dict[str, Any] | None = None,
+    max_minutes: float | None = None,
+    only: list[str] | None = None,
+    log: Any = print,
+) -> dict[str, Any]:
+    """GPAW PBE (+ D3 computed separately) single points of every configuration not yet done.
+
+    Parameters
+    ----------
+    out_dir
+        Folder with configurations.extxyz; reference.extxyz is appended there.
+    gpaw
+        GPAW settings (:class:`~lis_dft.dft_workflows.gpaw_calc.GpawSettings` fields);
+        default LCAO dzp.
+    max_minutes
+        Start no new single point after this many minutes (a session's time limit).
+    only
+        Compute only configurations whose id starts with one of these prefixes.
+    log
+        Progress callback.
+
+    Returns
+    -------
+    dict
+        ``done`` (this call), ``total`` (in the set), ``remaining``.
+
+    """
+    from dftd3.ase import DFTD3
+
+    from lis_dft.dft_workflows.calculators import build_calculator
+    from lis_dft.dft_workflows.gpaw_calc import GpawSettings
+    from lis_dft.provenance import package_versions
+
+    out_dir = Path(out_dir)
+    configs = read_frames(out_dir / CONFIGURATIONS)
+    if not configs:
+        raise ParameterError(
+            f"No {CONFIGURATIONS} in {out_dir}: run 'lis-dft reference-set build' first."
+        )
+    settings = GpawSettings.from_kwargs(gpaw or {"mode": "lcao", "basis": "dzp"})
+    sdict = settings.as_dict()
+    shash = settings_hash(sdict)
+    ref_path = out_dir / REFERENCE
+    done = {
+        a.info["config_id"] for a in read_frames(ref_path) if a.info.get("settings_hash") == shash
+    }
+    todo = [a for a in configs if a.info["config_id"] not in done]
+    if only:
+        todo = [a for a in todo if a.info["config_id"].startswith(tuple(only))]
+    todo.sort(key=len)  # small systems first: the most frames per hour
+    versions = package_versions(("gpaw", "dftd3", "ase", "lis-dft"))
+    start = time.perf_counter()
+    n_done = 0
+    for atoms in todo:
+        if max_minutes is not None and (time.perf_counter() - start) / 60 > max_minutes:
+            break
+        cid = atoms.info["config_id"]
+        work = out_dir / ".work" / cid.replace("/", "__")
+        work.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        frame = atoms.copy()
+        cwd = os.getcwd()
+        os.chdir(work)
+        try:
+            frame.calc = build_calculator("gpaw", "none", atoms=frame, **sdict_kwargs(sdict))
+            e_pbe = float(frame.get_potential_energy())
+            f_pbe = frame.get_forces()
+        finally:
+            os.chdir(cwd)
+        d3 = frame.copy()
+        d3.calc = DFTD3(method="PBE", damping="d3zero")
+        e_d3, f_d3 = float(d3.get_potential_energy()), d3.get_forces()
+        seconds = time.perf_counter() - t0
+        from ase.calculators.singlepoint import SinglePointCalculator
+
+        out = atoms.copy()
+        out.info.update(
+            {
+                "energy_pbe": e_pbe,
+                "energy_d3": e_d3,
+                "hamiltonian": "PBE + D3(zero), GPAW " + settings.describe(),
+                "gpaw_settings": json.dumps(sdict, sort_keys=True),
+                "settings_hash": shash,
+                "seconds": round(seconds, 1),
+                "versions": json.dumps(versions, sort_keys=True),
+            }
+        )
+        out.arrays["forces_d3"] = np.asarray(f_d3)
+        out.calc = SinglePointCalculator(out, energy=e_pbe + e_d3, forces=np.asarray(f_pbe) + f_d3)
+        _append_atomic(ref_path, out)
+        n_done += 1
+        log(f"{cid}: E = {e_pbe + e_d3:.4f} eV ({len(out)} atoms, {seconds:.0f} s)")
+    total = len(configs)
+    finished = len(
+        {a.info["config_id"] for a in read_frames(ref_path) if a.info.get("settings_hash") == shash}
+    )
+    return {"done": n_done, "total": total, "finished": finished, "remaining": total - finished}
+
+
+def sdict_kwargs(sdict: dict[str, Any]) -> dict[str, Any]:
+    """GpawSettings dict -> build_calculator keyword arguments (kpts as a tuple)."""
+    kw = dict(sdict)
+    if kw.get("kpts"):
+        kw["kpts"] = tuple(kw["kpts"])
+    return kw

@@ -1,0 +1,356 @@
+"""``lis-dft verify``: DFT single points on the minima a finished study found.
+
+For a finished run folder this module
+
+1. reads the run's energy record (relaxed bulk phases, molecules, clean slab and every
+   relaxed adsorbate configuration) from the run's own job store;
+2. carries each slab geometry onto the reduced model
+   (:mod:`lis_dft.structures.reduced`), unchanged where the relaxation left it;
+3. evaluates every geometry with the DFT calculator (GPAW PBE + D3(zero), LCAO dzp by
+   default) *and* with the run's own calculator, one jobflow job per single point, with
+   deterministic ids in the run's store, so an interrupted verify resumes where it
+   stopped;
+4. with ``counterpoise`` (LCAO), evaluates each adsorbate slab's two fragments in the
+   full basis (the partner's atoms as ghosts) for the Boys-Bernardi correction.
+
+The comparison itself (adsorption energies by both methods, rankings, errors, verdicts)
+is pure analysis: :mod:`lis_dft.analysis.verification`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jobflow import Flow, Job, job
+from pymatgen.core import Structure
+
+from lis_dft.dft_workflows.calculators import CalculatorSpec
+from lis_dft.dft_workflows.singlepoint import evaluate
+from lis_dft.errors import ParameterError
+from lis_dft.structures.reduced import ReducedModel, reduce_slab, reduced_height
+
+_NAMESPACE = uuid.UUID("0c7a6d1e-5f43-4b8e-9d2a-71e3c4b5a6f9")
+#: Bulk phases and molecules whose energies enter formation energies.
+BULK_REFERENCES = ("Li", "S", "Li2S", "Li2S2", "LiI")
+
+
+def default_dft_spec() -> CalculatorSpec:
+    """GPAW PBE + D3(zero), LCAO dzp: the default DFT check."""
+    return CalculatorSpec("gpaw", "zero", {"mode": "lcao", "basis": "dzp"})
+
+
+@dataclass
+class VerifySettings:
+    """What ``verify`` computes.
+
+    Parameters
+    ----------
+    dft
+        The DFT calculator (default: :func:`default_dft_spec`).
+    model
+        Reduced model; ``repeats`` must be the run's in-plane supercell.
+    counterpoise
+        Boys-Bernardi correction of LCAO basis-set superposition. Per adsorbate
+        configuration four more single points: each fragment (slab, molecule) at its
+        geometry in the complex, once in its own basis and once in the full basis (the
+        partner as ghost atoms). The own-basis fragments also give the decomposition of
+        E_A into slab deformation, molecule deformation and interaction, by both
+        methods. Ignored in plane-wave mode, which has no BSSE.
+    max_configs
+        Relaxed configurations per adsorbate to check, lowest (by the run) first;
+        ``None`` = all.
+    bulk
+        Also check the bulk references and molecules (formation energies).
+    tolerance
+        |E_A(MLIP) - E_A(DFT)| within which an adsorbate "agrees", eV.
+
+    """
+
+    dft: CalculatorSpec = field(default_factory=default_dft_spec)
+    model: ReducedModel = field(default_factory=ReducedModel)
+    counterpoise: bool = True
+    max_configs: int | None = None
+    bulk: bool = True
+    tolerance: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.tolerance <= 0:
+            raise ParameterError(f"verify tolerance must be positive, got {self.tolerance}.")
+        if self.max_configs is not None and self.max_configs < 1:
+            raise ParameterError(f"--max-configs must be >= 1, got {self.max_configs}.")
+
+    @property
+    def use_counterpoise(self) -> bool:
+        """Counterpoise applies to LCAO GPAW only."""
+        return (
+            self.counterpoise
+            and self.dft.name == "gpaw"
+            and self.dft.kwargs.get("mode", "lcao") == "lcao"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-dict form (provenance)."""
+        d = asdict(self)
+        d["dft"] = self.dft.describe()
+        d["counterpoise_applied"] = self.use_counterpoise
+        return d
+
+
+@dataclass
+class Task:
+    """One geometry to evaluate by both methods (or the DFT method only, for ghosts)."""
+
+    key: str
+    kind: str  # bulk, molecule, slab, adslab, frag_slab, frag_molecule, cp_slab, cp_molecule
+    structure: Structure
+    ghosts: list[int] | None = None
+    adsorbate: str | None = None
+    config_id: str | None = None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _collect_doc(store: Any) -> dict[str, Any] | None:
+    store.connect()
+    return store.docs_store.query_one({"metadata.lis_dft_key": "collect"})
+
+
+def load_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """Return (results.json, energy record, job store) of a finished local run.
+
+    Raises
+    ------
+    ParameterError
+        If the folder is not a finished ``lis-dft run`` (with the reason and what to do).
+
+    """
+    from lis_dft.dft_workflows.stores import local_job_store
+
+    run_dir = Path(run_dir)
+    results_path = run_dir / "results.json"
+    if not results_path.is_file():
+        raise ParameterError(
+            f"{run_dir} has no results.json: give the folder of a finished 'lis-dft run'."
+        )
+    try:
+        results = json.loads(results_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ParameterError(f"{results_path} is not valid JSON ({exc}).") from exc
+    if results.get("source") != "local":
+        raise ParameterError(
+            f"{results_path} comes from source {results.get('source')!r}; verify checks local runs."
+        )
+    if not (run_dir / "store" / "jobs.json").is_file():
+        raise ParameterError(
+            f"{run_dir} has no job store (store/jobs.json): verify needs the run's relaxed "
+            "structures, which only the store keeps. Run 'lis-dft run' with this --out again."
+        )
+    store = local_job_store(run_dir / "store")
+    doc = _collect_doc(store)
+    if doc is None:
+        raise ParameterError(
+            f"The store in {run_dir} has no finished 'collect' job; resume the run."
+        )
+    record = store.get_output(doc["uuid"], load=True)
+    return results, record, store
+
+
+def _structure(r: dict[str, Any]) -> Structure:
+    s = r["structure"]
+    return Structure.from_dict(s) if isinstance(s, dict) else s
+
+
+# ---------------------------------------------------------------------------- tasks
+
+
+def verification_tasks(
+    results: dict[str, Any], record: dict[str, Any], settings: VerifySettings
+) -> list[Task]:
+    """Every geometry ``verify`` evaluates, with deterministic keys."""
+    tasks: list[Task] = []
+    if settings.bulk:
+        for name in BULK_REFERENCES:
+            if name in record.get("bulk", {}):
+                tasks.append(Task(f"bulk/{name}", "bulk", _structure(record["bulk"][name])))
+        if "I2" in record.get("molecules", {}):
+            tasks.append(Task("molecule/I2", "molecule", _structure(record["molecules"]["I2"])))
+    clean = _structure(record["slab"])
+    n_slab = len(clean)
+    height = reduced_height(clean, n_slab, settings.model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tasks.append(
+            Task("slab", "slab", reduce_slab(clean, n_slab, settings.model, height=height))
+        )
+    for ads, data in record.get("adsorbates", {}).items():
+        tasks.append(
+            Task(f"molecule/{ads}", "molecule", _structure(record["molecules"][ads]), adsorbate=ads)
+        )
+        relaxed = [c for c in data["configs"] if c.get("relaxed") and c.get("structure")]
+        relaxed.sort(key=lambda c: c["energy"])
+        seen: set[str] = set()
+        chosen = []
+        for c in relaxed:
+            if c["id"] not in seen:
+                seen.add(c["id"])
+                chosen.append(c)
+        for c in chosen[: settings.max_configs]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                reduced = reduce_slab(
+                    _structure(c), n_slab, settings.model, height=height, reference=clean
+                )
+            n_red = len(reduced) - (len(_structure(c)) - n_slab)
+            base = f"adslab/{ads}/{c['id']}"
+            tasks.append(Task(base, "adslab", reduced, adsorbate=ads, config_id=c["id"]))
+            if settings.use_counterpoise:
+                ads_idx = list(range(n_red, len(reduced)))
+                slab_idx = list(range(n_red))
+                frag_slab = reduced.copy()
+                frag_slab.remove_sites(ads_idx)
+                frag_mol = reduced.copy()
+                frag_mol.remove_sites(slab_idx)
+                cid = c["id"]
+                tasks += [
+                    Task(f"frag/{ads}/{cid}/slab", "frag_slab", frag_slab, None, ads, cid),
+                    Task(f"frag/{ads}/{cid}/molecule", "frag_molecule", frag_mol, None, ads, cid),
+                    Task(f"cp/{ads}/{cid}/slab", "cp_slab", reduced, ads_idx, ads, cid),
+                    Task(f"cp/{ads}/{cid}/molecule", "cp_molecule", reduced, slab_idx, ads, cid),
+                ]
+    return tasks
+
+
+# ----------------------------------------------------------------------------- jobs
+
+
+@job(name="single point")
+def single_point(
+    structure: Structure, calculator: dict[str, Any], ghosts: list[int] | None = None
+) -> dict[str, Any]:
+    """Jobflow job around :func:`lis_dft.dft_workflows.singlepoint.evaluate`."""
+    return evaluate(structure, calculator, ghosts)
+
+
+def _job_key(task: Task, method: str, calc: dict[str, Any]) -> str:
+    payload = json.dumps(
+        {"s": task.structure.as_dict(), "calc": calc, "ghosts": task.ghosts},
+        sort_keys=True,
+        default=str,
+    ).encode()
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def verify_flow(
+    tasks: list[Task], dft: CalculatorSpec, mlip: CalculatorSpec
+) -> tuple[Flow, dict[tuple[str, str], str]]:
+    """Flow of single points: DFT for every task, the run's calculator for non-ghost ones.
+
+    Returns the Flow and ``{(task key, "dft"|"mlip"): job uuid}``. Ids hash the
+    geometry, the calculator and the ghosts, so the same check is never computed twice.
+    DFT jobs come after the (cheap) MLIP ones, smallest systems first, so an interrupted
+    verify has the most complete picture it can.
+    """
+    jobs: list[Job] = []
+    index: dict[tuple[str, str], str] = {}
+    order = {
+        "bulk": 0,
+        "molecule": 1,
+        "frag_molecule": 2,
+        "slab": 3,
+        "adslab": 4,
+        "frag_slab": 5,
+        "cp_slab": 6,
+        "cp_molecule": 7,
+    }
+    for method, spec in (("mlip", mlip), ("dft", dft)):
+        calc = {"name": spec.name, "d3": spec.d3, **spec.kwargs}
+        for task in sorted(tasks, key=lambda t: (order[t.kind], len(t.structure))):
+            if method == "mlip" and task.ghosts:
+                continue
+            j = single_point(task.structure, calc, task.ghosts)
+            j.name = f"{method} single point {task.key}"
+            digest = _job_key(task, method, calc)
+            j.set_uuid(str(uuid.uuid5(_NAMESPACE, f"{method}/{digest}")))
+            j.metadata = {"lis_dft_key": f"verify/{method}/{task.key}", "verify": True}
+            jobs.append(j)
+            index[(task.key, method)] = j.uuid
+    return Flow(jobs, name="lis-dft verify"), index
+
+
+def gather(
+    tasks: list[Task], index: dict[tuple[str, str], str], store: Any
+) -> dict[str, dict[str, Any]]:
+    """Outputs per task: ``{key: {"kind", "adsorbate", "config_id", "dft": out, "mlip": out}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for t in tasks:
+        entry: dict[str, Any] = {
+            "kind": t.kind,
+            "adsorbate": t.adsorbate,
+            "config_id": t.config_id,
+            "formula": t.structure.composition.formula,
+            "n_atoms": len(t.structure),
+        }
+        for method in ("dft", "mlip"):
+            uid = index.get((t.key, method))
+            if uid is None:
+                continue
+            doc = store.docs_store.query_one({"uuid": uid}, properties=["output"])
+            if doc is not None:
+                o = doc["output"]
+                entry[method] = {k: o[k] for k in ("energy", "max_force", "seconds", "n_atoms")}
+        out[t.key] = entry
+    return out
+
+
+def run_verify(
+    run_dir: str | Path,
+    settings: VerifySettings | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Verify a finished run; write verify.json, update results.json, figures and report.
+
+    Returns the verification summary (see :func:`lis_dft.analysis.verification.summarize`).
+    """
+    from lis_dft.analysis.verification import summarize
+    from lis_dft.dft_workflows.local import write_outputs
+    from lis_dft.dft_workflows.runner import preflight, run_flow
+    from lis_dft.fileio import atomic_write_text
+    from lis_dft.provenance import provenance
+
+    settings = settings or VerifySettings()
+    run_dir = Path(run_dir).absolute()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymatgen's site-property merge notes on reload
+        results, record, store = load_run(run_dir)
+    run_calc = results["calculator"]
+    mlip = CalculatorSpec(run_calc["name"], run_calc["d3"]["damping"], run_calc.get("kwargs", {}))
+    supercell = results.get("settings", {}).get("slab", {}).get("supercell", [3, 3, 3])
+    model = settings.model
+    if tuple(model.repeats) != tuple(supercell[:2]):
+        model = ReducedModel(tuple(supercell[:2]), model.lateral, model.layers, model.vacuum)
+        settings = VerifySettings(**{**settings.__dict__, "model": model})
+    preflight(settings.dft.name, {"Li", "S", "I"})
+    tasks = verification_tasks(results, record, settings)
+    flow, index = verify_flow(tasks, settings.dft, mlip)
+    stats = run_flow(flow, store, run_dir / "jobs", progress=progress)
+    energies = gather(tasks, index, store)
+    summary = summarize(energies, results, settings.tolerance, settings.use_counterpoise)
+    summary.update(
+        {
+            "settings": settings.as_dict(),
+            "mlip": mlip.describe(),
+            "timing": stats.as_dict(),
+            "provenance": provenance(),
+        }
+    )
+    atomic_write_text(run_dir / "verify.json", json.dumps(summary, indent=2, default=str))
+    results["verification"] = summary
+    write_outputs(results, run_dir)
+    return summary

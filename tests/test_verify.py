@@ -1,0 +1,253 @@
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from conftest import needs_gpaw
+from typer.testing import CliRunner
+
+from lis_dft.analysis.energetics import best_config
+from lis_dft.analysis.verification import config_energies, summarize
+from lis_dft.cli import app
+from lis_dft.structures.adsorbates import adsorbate_placements
+from lis_dft.structures.molecules import build_molecule
+from lis_dft.structures.reduced import ReducedModel, reduce_slab, reduced_height
+from lis_dft.structures.validation import surface_integrity
+
+runner = CliRunner()
+
+
+def _local_distances(structure, n_slab, cutoff=4.5):
+    """Sorted adsorbate-slab distances below ``cutoff`` (periodic)."""
+    out = []
+    for i in range(n_slab, len(structure)):
+        for nb in structure.get_neighbors(structure[i], cutoff):
+            if nb.index < n_slab:
+                out.append(round(nb.nn_distance, 4))
+    return sorted(out)
+
+
+@pytest.fixture(scope="module")
+def s8_placements(paper_slab):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return adsorbate_placements(paper_slab, build_molecule("S8"), "S8")
+
+
+def test_reduced_model_keeps_the_local_geometry(paper_slab, s8_placements):
+    n = len(paper_slab)
+    model = ReducedModel()
+    h = reduced_height(paper_slab, n, model)
+    clean = reduce_slab(paper_slab, n, model, height=h)
+    assert len(clean) == 64 and clean.composition.reduced_formula == "LiI"
+    assert np.allclose(clean.lattice.abc[:2], np.array(paper_slab.lattice.abc[:2]) * 2 / 3)
+    for p in s8_placements:
+        red = reduce_slab(p.structure, n, model, height=h)
+        assert len(red) == 72
+        assert red.lattice.c == pytest.approx(clean.lattice.c)
+        # every adsorbate-surface contact of the full slab is still there, same length
+        assert _local_distances(red, 64) == _local_distances(p.structure, n)
+
+
+def test_reduced_model_keeps_an_atom_pulled_out_of_the_surface(paper_slab):
+    n = len(paper_slab)
+    s = paper_slab.copy()
+    top = int(np.argmax(s.cart_coords[:, 2]))
+    s.translate_sites([top], [0, 0, 2.2], frac_coords=False)
+    centre = s[top].frac_coords[:2]
+    red = reduce_slab(s, n, ReducedModel(), centre_frac=tuple(centre))
+    assert len(red) == 64
+    assert red.cart_coords[:, 2].max() - np.sort(red.cart_coords[:, 2])[-2] > 2.0
+
+
+def test_reduced_model_refuses_a_window_larger_than_the_slab():
+    from lis_dft.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="larger than the source slab"):
+        ReducedModel(repeats=(2, 2), lateral=(3, 3))
+
+
+def test_surface_integrity_flags_a_pulled_out_atom(paper_slab):
+    n = len(paper_slab)
+    ads = paper_slab.copy()
+    ads.append("S", [0.5, 0.5, 0.9])
+    assert surface_integrity(paper_slab, ads, n).intact
+    top = int(np.argmax(ads.cart_coords[:n, 2]))
+    ads.translate_sites([top], [0, 0, 2.2], frac_coords=False)
+    check = surface_integrity(paper_slab, ads, n)
+    assert not check.intact
+    assert check.displaced == [top] and top in check.undercoordinated
+    assert "reconstructed" in check.detail
+    ads.translate_sites([top], [0, 0, -1.9], frac_coords=False)  # 0.3 Å: a normal relaxation
+    assert surface_integrity(paper_slab, ads, n).intact
+
+
+def test_best_config_prefers_an_intact_surface():
+    configs = [
+        {"id": "torn", "relaxed": True, "energy": -5.0, "intact": True, "surface_intact": False},
+        {"id": "ok", "relaxed": True, "energy": -1.0, "intact": True, "surface_intact": True},
+        {"id": "open", "relaxed": True, "energy": -6.0, "intact": False, "surface_intact": True},
+    ]
+    assert best_config(configs)["id"] == "ok"
+    assert best_config(configs[:1])["id"] == "torn"  # nothing better: reported, flagged
+
+
+def _energies(dft_ads, mlip_ads, cp=None):
+    """Synthetic single points: slab -100, molecule -10, so E_A = E(adslab) + 110."""
+    e = {
+        "slab": {"kind": "slab", "dft": {"energy": -100.0}, "mlip": {"energy": -100.0}},
+        "molecule/X": {"kind": "molecule", "dft": {"energy": -10.0}, "mlip": {"energy": -10.0}},
+    }
+    for cid in dft_ads:
+        e[f"adslab/X/{cid}"] = {
+            "kind": "adslab",
+            "adsorbate": "X",
+            "config_id": cid,
+            **({"dft": {"energy": dft_ads[cid] - 110}} if dft_ads[cid] is not None else {}),
+            "mlip": {"energy": mlip_ads[cid] - 110},
+        }
+    for key, val in (cp or {}).items():
+        e[key] = {"kind": key.split("/")[0], "dft": {"energy": val[0]}, "mlip": {"energy": val[1]}}
+    return e
+
+
+def _results(best, ids):
+    return {
+        "adsorption_energies": {
+            "X": {
+                "eV": -1.0,
+                "best_config": best,
+                "configs": [{"id": i, "energy": -1.0} for i in ids],
+            }
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("dft", "mlip", "status", "text"),
+    [
+        ({"a": -1.05, "b": -0.5}, {"a": -1.0, "b": -0.4}, "agrees", "agrees"),
+        ({"a": -0.5, "b": -0.4}, {"a": -1.0, "b": -0.2}, "overbinds", "overbinds by 0.50"),
+        ({"a": -1.5, "b": -0.4}, {"a": -1.0, "b": -0.2}, "underbinds", "underbinds by 0.50"),
+        ({"a": 2.85, "b": -0.47}, {"a": -3.09, "b": -1.98}, "not_confirmed", "unbound"),
+        ({"a": -1.0, "b": -1.6}, {"a": -1.0, "b": -0.5}, "not_confirmed", "prefers b by 0.60"),
+        ({"a": None, "b": -1.6}, {"a": -1.0, "b": -0.5}, "incomplete", "missing"),
+    ],
+)
+def test_verdicts(dft, mlip, status, text):
+    s = summarize(_energies(dft, mlip), _results("a", list(dft)), 0.2, counterpoise=False)
+    v = s["adsorption"]["X"]
+    assert v["status"] == status, v["verdict"]
+    assert text in v["verdict"]
+    if status != "incomplete":
+        assert s["flagged"] == ([] if status == "agrees" else ["X"])
+
+
+def test_counterpoise_and_decomposition_arithmetic():
+    cp = {
+        "frag/X/a/slab": (-99.5, -99.8),  # slab at the complex geometry, own basis
+        "frag/X/a/molecule": (-9.9, -9.95),
+        "cp/X/a/slab": (-99.7, 0.0),  # full basis (ghost molecule): lower by 0.2
+        "cp/X/a/molecule": (-10.2, 0.0),  # lower by 0.3
+    }
+    e = _energies({"a": -1.0}, {"a": -1.2}, cp)
+    c = config_energies(e, "X", "a", counterpoise=True)
+    assert c["bsse_eV"] == pytest.approx(0.5)
+    assert c["dft_eV"] == pytest.approx(-0.5) and c["dft_correction"] == "counterpoise"
+    for m in ("dft", "mlip"):
+        d = c[f"{m}_decomposition"]
+        assert sum(d.values()) == pytest.approx(c[f"{m}_raw_eV"])
+    assert c["dft_decomposition"]["slab_deformation_eV"] == pytest.approx(0.5)
+
+
+# ------------------------------------------------------------------ commands end to end
+
+
+@pytest.fixture(scope="module")
+def mock_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("verify") / "run"
+    args = ["run", "-c", "mock", "--out", str(out), "--no-progress", "--top-k", "1"]
+    args += ["--supercell", "2", "2", "2", "--fixed-layers", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_verify_end_to_end_with_the_mock_as_reference(mock_run):
+    args = ["verify", str(mock_run), "-c", "mock", "--lateral", "1", "1", "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    ver = json.loads((mock_run / "verify.json").read_text())
+    assert ver["complete"] and set(ver["adsorption"]) == {"Li2S", "Li2S2", "S8"}
+    for v in ver["adsorption"].values():
+        c = v["configs"][0]
+        assert c["error_eV"] == pytest.approx(0.0, abs=1e-9)  # same potential on both sides
+        # the Morse mock may leave a molecule unbound: then (and only then) not confirmed
+        assert v["status"] == ("not_confirmed" if c["dft_eV"] > 0 else "agrees"), v["verdict"]
+        assert c["mlip_full_eV"] is not None and c["reduction_cost_eV"] is not None
+    assert set(ver["formation_energies"]) >= {"Li2S", "Li2S2"}
+    results = json.loads((mock_run / "results.json").read_text())
+    assert results["verification"]["worst_status"] == ver["worst_status"]
+    report = (mock_run / "report.md").read_text()
+    assert "## DFT check" in report and "figures/verification.png" in report
+    assert (mock_run / "figures" / "verification.png").stat().st_size > 0
+    # resumable: a second verify runs no single point again
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0
+    ver2 = json.loads((mock_run / "verify.json").read_text())
+    assert ver2["timing"]["n_run"] == 0 and ver2["timing"]["n_skipped"] == ver["timing"]["n_jobs"]
+
+
+def test_verify_refuses_a_folder_that_is_not_a_run(tmp_path):
+    result = runner.invoke(app, ["verify", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no results.json" in " ".join(result.output.split())
+
+
+def test_energy_command_on_files(tmp_path, paper_slab):
+    from lis_dft.structures.bulk import lithium_iodide
+
+    cif = tmp_path / "LiI.cif"
+    lithium_iodide().to(filename=str(cif))
+    xyz = tmp_path / "S8.xyz"
+    from ase.io import write
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    write(xyz, AseAtomsAdaptor.get_atoms(build_molecule("S8")), format="extxyz")
+    result = runner.invoke(app, ["energy", str(cif), str(xyz), "-c", "mock", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [r["formula"] for r in data["structures"]] == ["Li1I1", "S8"]
+    assert all(np.isfinite(r["energy_eV"]) for r in data["structures"])
+    assert data["calculator"]["name"] == "mock"
+    bad = runner.invoke(app, ["energy", str(tmp_path / "missing.cif"), "-c", "mock"])
+    assert bad.exit_code == 2 and "not found" in " ".join(bad.output.split())
+
+
+# ------------------------------------------------------------------------- real GPAW
+
+
+@needs_gpaw
+def test_gpaw_single_point_d3_and_counterpoise():
+    """A real GPAW PBE + D3 LCAO calculation, and the ghost-atom basis lowering the energy."""
+    from pymatgen.core import Lattice, Structure
+
+    from lis_dft.dft_workflows.singlepoint import evaluate
+
+    s = Structure(
+        Lattice.orthorhombic(8.0, 8.0, 9.0),
+        ["Li", "S", "Li"],
+        [[0, 0, 0], [0, 0, 2.15], [0, 1.6, 3.5]],
+        coords_are_cartesian=True,
+    )
+    calc = {"name": "gpaw", "d3": "zero", "mode": "lcao", "basis": "dzp"}
+    whole = evaluate(s, calc)
+    assert np.isfinite(whole["energy"]) and whole["max_force"] > 0
+    frag = s.copy()
+    frag.remove_sites([0])
+    own = evaluate(frag, calc)["energy"]  # LiS radical: spin-polarised automatically
+    ghosted = evaluate(s, calc, ghosts=[0])["energy"]  # same atoms + Li's basis functions
+    bsse = own - ghosted
+    assert 0 < bsse < 0.5  # more basis functions, variationally lower, by a little
