@@ -533,12 +533,12 @@ def verify(
     are kept in the run's store.
     """
     from lis_dft.dft_workflows.calculators import CalculatorSpec
+    from lis_dft.dft_workflows.gpaw_calc import gpaw_mode_kwargs
     from lis_dft.dft_workflows.verify import VerifySettings, run_verify
     from lis_dft.structures.reduced import ReducedModel
 
-    kwargs = {"mode": mode, **({"ecut": ecut} if mode == "pw" else {"basis": "dzp"})}
     spec = (
-        CalculatorSpec("gpaw", "zero", kwargs)
+        CalculatorSpec("gpaw", "zero", gpaw_mode_kwargs(mode, ecut))
         if calculator == "gpaw"
         else CalculatorSpec(calculator, "auto")
     )
@@ -623,14 +623,15 @@ reference_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(reference_app, name="reference-set")
+ReferenceDir = Annotated[
+    Path | None, typer.Option(help="Folder of the set (default benchmarks/dft_reference).")
+]
 
 
 @reference_app.command("build")
 @friendly_errors
 def reference_build(
-    out: Annotated[
-        Path | None, typer.Option(help="Folder (default benchmarks/dft_reference).")
-    ] = None,
+    out: ReferenceDir = None,
     generator: Annotated[
         str, typer.Option(help="Potential that proposes the relaxed geometries.")
     ] = "chgnet",
@@ -652,9 +653,7 @@ def reference_build(
 @reference_app.command("compute")
 @friendly_errors
 def reference_compute(
-    out: Annotated[
-        Path | None, typer.Option(help="Folder (default benchmarks/dft_reference).")
-    ] = None,
+    out: ReferenceDir = None,
     max_minutes: Annotated[
         float | None, typer.Option(help="Start no new single point after this many minutes.")
     ] = None,
@@ -666,16 +665,42 @@ def reference_compute(
     ecut: Annotated[float, typer.Option(help="Plane-wave cutoff, eV (--mode pw).")] = 500.0,
 ) -> None:
     """GPAW PBE + D3(zero) energies and forces of every configuration not yet in reference.extxyz."""
+    from lis_dft.dft_workflows.gpaw_calc import gpaw_mode_kwargs
     from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, compute
     from lis_dft.dft_workflows.runner import preflight
 
     preflight("gpaw", {"Li", "S", "I"})
-    gpaw = {"mode": mode, **({"ecut": ecut} if mode == "pw" else {"basis": "dzp"})}
+    gpaw = gpaw_mode_kwargs(mode, ecut)
     summary = compute(out or DEFAULT_DIR, gpaw, max_minutes, only, log=typer.echo)
     typer.echo(
         f"{summary['done']} computed now; {summary['finished']} of {summary['total']} done, "
         f"{summary['remaining']} remaining (run again to continue)."
     )
+
+
+@reference_app.command("status")
+@friendly_errors
+def reference_status(
+    out: ReferenceDir = None,
+) -> None:
+    """How much of the reference set is computed, per kind, with timings."""
+    from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, status
+
+    st = status(out or DEFAULT_DIR)
+    table = Table(title=f"DFT reference set: {st['computed']} of {st['configurations']} computed")
+    for col in ("kind", "configurations", "computed", "atoms", "median s", "CPU h"):
+        table.add_column(col)
+    for kind, r in st["kinds"].items():
+        med = r["median_seconds"]
+        table.add_row(
+            kind,
+            str(r["configurations"]),
+            str(r["computed"]),
+            ", ".join(map(str, r["atoms"])),
+            "" if med is None else f"{med:.0f}",
+            f"{r['cpu_hours']:.2f}",
+        )
+    Console().print(table)
 
 
 @app.command("remote-project")

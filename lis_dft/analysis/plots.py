@@ -153,7 +153,38 @@ def plot_activation_diagram(results: dict[str, Any], out_dir: str | Path) -> lis
     ax.set_title("Oxidation landscape at 0 V vs Li$^+$/Li\n" + _calc_label(results), fontsize=9)
     if drawn:
         ax.legend(frameon=False, loc="upper left")
+    flagged = _unconfirmed(results)
+    if flagged and results.get("landscape", {}).get("LiI_100"):
+        ax.text(
+            0.99,
+            0.02,
+            "on LiI(100): " + "; ".join(flagged),
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color=ENV_COLORS["LiI_100"],
+            fontweight="bold",
+        )
     return _save(fig, Path(out_dir), "activation_diagram")
+
+
+def _unconfirmed(results: dict[str, Any]) -> list[str]:
+    """Short notes for adsorbates whose LiI(100) level is an artifact or disputed by DFT."""
+    notes = []
+    checks = (results.get("verification") or {}).get("adsorption", {})
+    for ads, v in results.get("adsorption_energies", {}).items():
+        check = checks.get(ads, {})
+        if check.get("status") not in (None, "agrees", "incomplete"):
+            dft = next(
+                (c["dft_eV"] for c in check["configs"] if c["id"] == check["reported_config"]),
+                None,
+            )
+            extra = f" (DFT E_A {dft:+.2f} eV)" if dft is not None else ""
+            notes.append(f"{ads} {check['status'].replace('_', ' ')} by DFT{extra}")
+        elif v.get("best_config_intact") is False or v.get("best_config_surface_intact") is False:
+            notes.append(f"{ads} minimum flagged (decomposed/reconstructed)")
+    return notes
 
 
 def plot_verification(results: dict[str, Any], out_dir: str | Path) -> list[Path]:

@@ -116,7 +116,7 @@ class CalculatorSpec:
         d3 = {"damping": self.d3}
         if self.d3 != "none":
             d3.update({"functional": "PBE", "package": "dftd3", "version": _pkg_version("dftd3")})
-        return {
+        out = {
             "name": self.name,
             "model": _MODEL[self.name],
             "version": _pkg_version(_PACKAGE[self.name]),
@@ -124,6 +124,13 @@ class CalculatorSpec:
             "kwargs": dict(self.kwargs),
             "is_mock": self.name == "mock",
         }
+        if self.name == "gpaw":  # every setting, defaults included
+            from lis_dft.dft_workflows.gpaw_calc import GpawSettings
+
+            settings = GpawSettings.from_kwargs(self.kwargs)
+            out["settings"] = settings.as_dict()
+            out["model"] = f"GPAW {settings.describe()}"
+        return out
 
     def maker_kwargs(self) -> dict[str, Any]:
         """Arguments for atomate2's ForceFieldRelaxMaker that load this calculator."""

@@ -106,6 +106,12 @@ class GpawSettings:
         return f"{self.xc}, {basis}, h={self.h} Å, {k}, Fermi-Dirac {self.smearing} eV"
 
 
+def gpaw_mode_kwargs(mode: str, ecut: float = 500.0) -> dict[str, Any]:
+    """Calculator keyword arguments for a CLI ``--mode`` (LCAO dzp, or plane waves at ``ecut``)."""
+    GpawSettings(mode=mode, ecut=ecut)  # validates, with a clear error
+    return {"mode": "lcao", "basis": "dzp"} if mode == "lcao" else {"mode": "pw", "ecut": ecut}
+
+
 def kpoint_mesh(
     cell_lengths: tuple[float, float, float], pbc: tuple[bool, bool, bool], density: float
 ) -> tuple[int, int, int]:

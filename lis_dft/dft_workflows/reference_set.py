@@ -30,7 +30,9 @@ extended XYZ that ASE reads (``ase.io.read(path, ":")``):
     frame's calculator results, with the parts in ``info["energy_pbe"]``,
     ``info["energy_d3"]`` and ``arrays["forces_d3"]`` (so a potential that adds D3
     itself trains on PBE alone), the GPAW settings, wall seconds and versions.
-    ``compute`` skips what is there, so it runs in pieces (``--max-minutes``).
+    ``compute`` skips what is there, so it runs in pieces (``--max-minutes``), and
+    several ``compute`` processes may share one set (GPAW runs on one core each):
+    each claims a configuration before computing it.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def build_frames(
 ) -> list[Frame]:
     """Make every configuration of the reference set (see the module docstring)."""
     from lis_dft.analysis.energetics import adsorbate_integrity
-    from lis_dft.dft_workflows.calculators import build_calculator
+    from lis_dft.dft_workflows.calculators import build_calculator, resolve_d3
     from lis_dft.dft_workflows.jobs import transplant
     from lis_dft.structures.adsorbates import adsorbate_placements
     from lis_dft.structures.bulk import build_bulk
@@ -145,7 +147,7 @@ def build_frames(
     from lis_dft.structures.validation import surface_integrity
 
     generator = generator or {"name": "chgnet", "d3": "zero"}
-    label = f"{generator['name']}+D3({generator.get('d3', 'auto')})"
+    label = f"{generator['name']}+D3({resolve_d3(generator['name'], generator.get('d3', 'auto'))})"
     calc = build_calculator(**generator)
     frames: list[Frame] = []
     for name in ("Li", "S", "Li2S", "Li2S2", "LiI"):
@@ -292,17 +294,46 @@ def read_frames(path: Path) -> list[Any]:
 
 
 def _append_atomic(path: Path, atoms: Any) -> None:
-    """Append one frame: copy + append + fsync + rename, so the file is never half-written."""
+    """Append one frame: copy + append + fsync + rename, so the file is never half-written.
+
+    An exclusive lock on ``.<name>.lock`` serialises workers appending to the same file.
+    """
+    import fcntl
+
     from ase.io import write
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    data = path.read_bytes() if path.exists() else b""
-    with open(tmp, "wb") as f:
-        f.write(data)
-    write(tmp, atoms, format="extxyz", append=True)
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = path.read_bytes() if path.exists() else b""
+        with open(tmp, "wb") as f:
+            f.write(data)
+        write(tmp, atoms, format="extxyz", append=True)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+
+def _claim(work: Path) -> bool:
+    """Claim a configuration for this process (several workers may share one set).
+
+    A claim is a file holding the worker's pid; a claim whose process is gone (a
+    session that was stopped) is taken over.
+    """
+    claim = work / ".claim"
+    try:
+        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            pid = int(claim.read_text().strip() or 0)
+            os.kill(pid, 0)
+            return pid == os.getpid()
+        except (ValueError, ProcessLookupError, PermissionError):
+            claim.unlink(missing_ok=True)
+            return _claim(work)
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
 
 
 def settings_hash(settings: dict[str, Any]) -> str:
@@ -371,6 +402,10 @@ def compute(
         cid = atoms.info["config_id"]
         work = out_dir / ".work" / cid.replace("/", "__")
         work.mkdir(parents=True, exist_ok=True)
+        if not _claim(work):
+            continue  # another worker is computing it
+        if cid in {a.info["config_id"] for a in read_frames(ref_path)}:
+            continue  # finished by another worker meanwhile
         t0 = time.perf_counter()
         frame = atoms.copy()
         cwd = os.getcwd()
@@ -402,6 +437,7 @@ def compute(
         out.arrays["forces_d3"] = np.asarray(f_d3)
         out.calc = SinglePointCalculator(out, energy=e_pbe + e_d3, forces=np.asarray(f_pbe) + f_d3)
         _append_atomic(ref_path, out)
+        (work / ".claim").unlink(missing_ok=True)
         n_done += 1
         log(f"{cid}: E = {e_pbe + e_d3:.4f} eV ({len(out)} atoms, {seconds:.0f} s)")
     total = len(configs)
@@ -417,3 +453,33 @@ def sdict_kwargs(sdict: dict[str, Any]) -> dict[str, Any]:
     if kw.get("kpts"):
         kw["kpts"] = tuple(kw["kpts"])
     return kw
+
+
+def status(out_dir: Path = DEFAULT_DIR) -> dict[str, Any]:
+    """Per kind of configuration: how many there are, how many are computed, and their cost."""
+    configs = read_frames(Path(out_dir) / CONFIGURATIONS)
+    if not configs:
+        raise ParameterError(
+            f"No {CONFIGURATIONS} in {out_dir}: run 'lis-dft reference-set build' first."
+        )
+    done = {a.info["config_id"]: a for a in read_frames(Path(out_dir) / REFERENCE)}
+    rows: dict[str, dict[str, Any]] = {}
+    for a in configs:
+        r = rows.setdefault(
+            a.info["kind"], {"configurations": 0, "computed": 0, "atoms": set(), "seconds": []}
+        )
+        r["configurations"] += 1
+        r["atoms"].add(len(a))
+        if a.info["config_id"] in done:
+            r["computed"] += 1
+            r["seconds"].append(float(done[a.info["config_id"]].info["seconds"]))
+    for r in rows.values():
+        secs = r.pop("seconds")
+        r["atoms"] = sorted(r["atoms"])
+        r["median_seconds"] = float(np.median(secs)) if secs else None
+        r["cpu_hours"] = round(sum(secs) / 3600, 2)
+    return {
+        "kinds": rows,
+        "configurations": len(configs),
+        "computed": sum(1 for a in configs if a.info["config_id"] in done),
+    }

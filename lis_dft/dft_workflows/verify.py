@@ -119,7 +119,10 @@ class Task:
 
 def _collect_doc(store: Any) -> dict[str, Any] | None:
     store.connect()
-    return store.docs_store.query_one({"metadata.lis_dft_key": "collect"})
+    # a folder reused with other settings holds several studies: take the latest
+    return store.docs_store.query_one(
+        {"metadata.lis_dft_key": "collect"}, sort={"completed_at": -1}
+    )
 
 
 def load_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any], Any]:
@@ -170,9 +173,7 @@ def _structure(r: dict[str, Any]) -> Structure:
 # ---------------------------------------------------------------------------- tasks
 
 
-def verification_tasks(
-    results: dict[str, Any], record: dict[str, Any], settings: VerifySettings
-) -> list[Task]:
+def verification_tasks(record: dict[str, Any], settings: VerifySettings) -> list[Task]:
     """Every geometry ``verify`` evaluates, with deterministic keys."""
     tasks: list[Task] = []
     if settings.bulk:
@@ -337,7 +338,7 @@ def run_verify(
         model = ReducedModel(tuple(supercell[:2]), model.lateral, model.layers, model.vacuum)
         settings = VerifySettings(**{**settings.__dict__, "model": model})
     preflight(settings.dft.name, {"Li", "S", "I"})
-    tasks = verification_tasks(results, record, settings)
+    tasks = verification_tasks(record, settings)
     flow, index = verify_flow(tasks, settings.dft, mlip)
     stats = run_flow(flow, store, run_dir / "jobs", progress=progress)
     energies = gather(tasks, index, store)
