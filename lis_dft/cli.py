@@ -524,6 +524,10 @@ def verify(
     bulk: Annotated[
         bool, typer.Option(help="Also check bulk references (formation energies).")
     ] = True,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(help="Start no new single point after this many minutes (resume later)."),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """DFT single points on the run's relaxed minima (reduced model), next to the run's potential.
@@ -549,6 +553,7 @@ def verify(
         max_configs=max_configs,
         bulk=bulk,
         tolerance=tolerance,
+        max_minutes=max_minutes,
     )
     summary = run_verify(run_dir, settings, progress=progress)
     table = Table(title=f"DFT check of {run_dir} ({spec.describe()['model']})")
@@ -573,6 +578,12 @@ def verify(
             v["verdict"],
         )
     Console().print(table)
+    pending = summary["timing"].get("n_pending", 0)
+    if pending:
+        console.print(
+            f"[yellow]{pending} single points not started (--max-minutes); "
+            f"DFT done for {summary['dft_single_points']} geometries. Run again to resume.[/]"
+        )
     if summary["flagged"]:
         console.print(
             f"[bold red]Not confirmed by DFT or outside {tolerance} eV:[/] {', '.join(summary['flagged'])}. "

@@ -177,6 +177,12 @@ def mock_run(tmp_path_factory):
 
 def test_verify_end_to_end_with_the_mock_as_reference(mock_run):
     args = ["verify", str(mock_run), "-c", "mock", "--lateral", "1", "1", "--no-progress"]
+    stopped = runner.invoke(app, [*args, "--max-minutes", "0"])  # a session at its limit
+    assert stopped.exit_code == 0, stopped.output
+    partial = json.loads((mock_run / "verify.json").read_text())
+    assert not partial["complete"] and partial["timing"]["n_pending"] > 0
+    assert {v["status"] for v in partial["adsorption"].values()} == {"incomplete"}
+    assert "Run again to resume" in " ".join(stopped.output.split())
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     ver = json.loads((mock_run / "verify.json").read_text())

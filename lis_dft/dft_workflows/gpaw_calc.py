@@ -106,6 +106,24 @@ class GpawSettings:
         return f"{self.xc}, {basis}, h={self.h} Å, {k}, Fermi-Dirac {self.smearing} eV"
 
 
+def reduced_cell(atoms: Any) -> Any:
+    """A copy of ``atoms`` in its Minkowski-reduced cell (same lattice, same Cartesian frame).
+
+    GPAW's real-space grids go wrong in very skewed cells (alpha-S's 32-atom primitive
+    cell has a 35° angle: GPAW warns, and energies of strained copies came out 9 eV
+    apart). The reduced cell describes the same crystal; positions stay where they are
+    (only wrapped), so energies and forces are unchanged in meaning and frame.
+    """
+    from ase.geometry import minkowski_reduce
+
+    out = atoms.copy()
+    if all(out.pbc):
+        rcell, _ = minkowski_reduce(out.cell, pbc=out.pbc)
+        out.set_cell(rcell, scale_atoms=False)
+        out.wrap()
+    return out
+
+
 def gpaw_mode_kwargs(mode: str, ecut: float = 500.0) -> dict[str, Any]:
     """Calculator keyword arguments for a CLI ``--mode`` (LCAO dzp, or plane waves at ``ecut``)."""
     GpawSettings(mode=mode, ecut=ecut)  # validates, with a clear error

@@ -373,7 +373,7 @@ def compute(
     from dftd3.ase import DFTD3
 
     from lis_dft.dft_workflows.calculators import build_calculator
-    from lis_dft.dft_workflows.gpaw_calc import GpawSettings
+    from lis_dft.dft_workflows.gpaw_calc import GpawSettings, reduced_cell
     from lis_dft.provenance import package_versions
 
     out_dir = Path(out_dir)
@@ -407,7 +407,7 @@ def compute(
         if cid in {a.info["config_id"] for a in read_frames(ref_path)}:
             continue  # finished by another worker meanwhile
         t0 = time.perf_counter()
-        frame = atoms.copy()
+        frame = reduced_cell(atoms)
         cwd = os.getcwd()
         os.chdir(work)
         try:

@@ -35,6 +35,7 @@ class RunStats:
     n_jobs: int = 0
     n_run: int = 0
     n_skipped: int = 0
+    n_pending: int = 0
     wall_seconds: float = 0.0
     calculator_seconds: float = 0.0
     calculator_calls: int = 0
@@ -51,6 +52,7 @@ class RunStats:
             "n_jobs": self.n_jobs,
             "n_run": self.n_run,
             "n_skipped": self.n_skipped,
+            "n_pending": self.n_pending,
             "wall_seconds": round(self.wall_seconds, 3),
             "calculator_seconds": round(self.calculator_seconds, 3),
             "calculator_calls": self.calculator_calls,
@@ -79,7 +81,14 @@ def _is_done(store: JobStore, uuid: str) -> bool:
     return store.docs_store.query_one({"uuid": uuid}, properties=["uuid"]) is not None
 
 
-def run_flow(flow: Flow, store: JobStore, work_dir: Path, progress: bool = True) -> RunStats:
+def run_flow(
+    flow: Flow,
+    store: JobStore,
+    work_dir: Path,
+    progress: bool = True,
+    max_seconds: float | None = None,
+    in_order: bool = False,
+) -> RunStats:
     """Run every job of ``flow`` not already in ``store``; return what was done.
 
     Parameters
@@ -92,13 +101,19 @@ def run_flow(flow: Flow, store: JobStore, work_dir: Path, progress: bool = True)
         Each job runs in ``work_dir/<job key>``.
     progress
         Show a rich progress bar (jobs done, job running).
+    max_seconds
+        Start no new job after this much wall time; the rest stay pending
+        (``RunStats.n_pending``) for the next call.
+    in_order
+        Run ``flow.jobs`` in the order given (for flows of independent jobs, whose
+        order jobflow's graph walk leaves random) instead of jobflow's walk.
 
     """
     stats = RunStats()
     CALC_TIMER.reset()
     start = time.perf_counter()
     store.connect()
-    jobs = [job for job, _ in flow.iterflow()]
+    jobs = list(flow.jobs) if in_order else [job for job, _ in flow.iterflow()]
     stats.n_jobs = len(jobs)
     logging.getLogger("jobflow").setLevel(logging.WARNING)
     if progress:
@@ -123,6 +138,9 @@ def run_flow(flow: Flow, store: JobStore, work_dir: Path, progress: bool = True)
         task = bar.add_task("jobs", total=len(jobs), current="") if progress else None
         for job in jobs:
             key = (job.metadata or {}).get("lis_dft_key", job.uuid)
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                stats.n_pending = len(jobs) - stats.n_run - stats.n_skipped
+                break
             if _is_done(store, job.uuid):
                 stats.n_skipped += 1
                 if progress:

@@ -42,6 +42,10 @@ def evaluate(
     """
     atoms = AseAtomsAdaptor.get_atoms(structure)
     atoms.set_constraint()
+    if calculator.get("name") == "gpaw":
+        from lis_dft.dft_workflows.gpaw_calc import reduced_cell
+
+        atoms = reduced_cell(atoms)
     atoms.calc = build_calculator(**calculator, atoms=atoms, ghosts=ghosts)
     t0 = time.perf_counter()
     energy = float(atoms.get_potential_energy())

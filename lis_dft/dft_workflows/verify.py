@@ -69,6 +69,9 @@ class VerifySettings:
         Also check the bulk references and molecules (formation energies).
     tolerance
         |E_A(MLIP) - E_A(DFT)| within which an adsorbate "agrees", eV.
+    max_minutes
+        Start no new single point after this many minutes; verify.json is written with
+        what is done (missing points marked), and the next call resumes.
 
     """
 
@@ -78,6 +81,7 @@ class VerifySettings:
     max_configs: int | None = None
     bulk: bool = True
     tolerance: float = 0.2
+    max_minutes: float | None = None
 
     def __post_init__(self) -> None:
         if self.tolerance <= 0:
@@ -255,24 +259,27 @@ def verify_flow(
 
     Returns the Flow and ``{(task key, "dft"|"mlip"): job uuid}``. Ids hash the
     geometry, the calculator and the ghosts, so the same check is never computed twice.
-    DFT jobs come after the (cheap) MLIP ones, smallest systems first, so an interrupted
-    verify has the most complete picture it can.
+    The order is the order of value: every MLIP point (cheap) first, then DFT for the
+    references, the clean slab and every adsorbate configuration (raw E_A), then the
+    counterpoise points configuration by configuration, each adsorbate's lowest first, so
+    a verify stopped by ``--max-minutes`` has corrected the reported minima first.
     """
     jobs: list[Job] = []
     index: dict[tuple[str, str], str] = {}
-    order = {
-        "bulk": 0,
-        "molecule": 1,
-        "frag_molecule": 2,
-        "slab": 3,
-        "adslab": 4,
-        "frag_slab": 5,
-        "cp_slab": 6,
-        "cp_molecule": 7,
-    }
+    base = {"bulk": 0, "molecule": 1, "slab": 2, "adslab": 3}
+    rank: dict[tuple[str | None, str | None], int] = {}
+    for t in tasks:  # tasks list each adsorbate's configurations lowest first
+        if t.kind == "adslab":
+            rank[(t.adsorbate, t.config_id)] = sum(1 for k in rank if k[0] == t.adsorbate)
+
+    def order(t: Task) -> tuple:
+        if t.kind in base:
+            return (base[t.kind], 0, len(t.structure))
+        return (4, rank.get((t.adsorbate, t.config_id), 0), str(t.adsorbate), t.key)
+
     for method, spec in (("mlip", mlip), ("dft", dft)):
         calc = {"name": spec.name, "d3": spec.d3, **spec.kwargs}
-        for task in sorted(tasks, key=lambda t: (order[t.kind], len(t.structure))):
+        for task in sorted(tasks, key=order):
             if method == "mlip" and task.ghosts:
                 continue
             j = single_point(task.structure, calc, task.ghosts)
@@ -340,7 +347,8 @@ def run_verify(
     preflight(settings.dft.name, {"Li", "S", "I"})
     tasks = verification_tasks(record, settings)
     flow, index = verify_flow(tasks, settings.dft, mlip)
-    stats = run_flow(flow, store, run_dir / "jobs", progress=progress)
+    max_seconds = None if settings.max_minutes is None else 60 * settings.max_minutes
+    stats = run_flow(flow, store, run_dir / "jobs", progress, max_seconds, in_order=True)
     energies = gather(tasks, index, store)
     summary = summarize(energies, results, settings.tolerance, settings.use_counterpoise)
     summary.update(
