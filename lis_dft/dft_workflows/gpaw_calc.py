@@ -198,6 +198,10 @@ def gpaw_calculator(
         kw["kpts"] = kpoint_mesh(lengths, tuple(bool(p) for p in atoms.pbc), settings.kpt_density)
     else:
         kw["kpts"] = {"density": settings.kpt_density, "gamma": True}
+    if isinstance(kw["kpts"], tuple) and 1 in kw["kpts"]:
+        # slabs and molecules: symmetry saves little there, and GPAW's analysis fails on
+        # nearly symmetric relaxed slabs (SymmetryAnalysisBug)
+        kw["symmetry"] = "off"
     spin = settings.spinpol
     if spin is None and atoms is not None:
         gamma_only = isinstance(kw["kpts"], tuple) and kw["kpts"] == (1, 1, 1)

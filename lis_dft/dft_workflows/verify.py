@@ -337,6 +337,7 @@ def run_verify(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pymatgen's site-property merge notes on reload
         results, record, store = load_run(run_dir)
+    results = _rederived(results, record)
     run_calc = results["calculator"]
     mlip = CalculatorSpec(run_calc["name"], run_calc["d3"]["damping"], run_calc.get("kwargs", {}))
     supercell = results.get("settings", {}).get("slab", {}).get("supercell", [3, 3, 3])
@@ -363,3 +364,22 @@ def run_verify(
     results["verification"] = summary
     write_outputs(results, run_dir)
     return summary
+
+
+def _rederived(results: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """results.json recomputed from the run's energy record by the current analysis code.
+
+    The flags and best configurations verify compares against are then those of this
+    lis-dft, not of whichever version wrote results.json; run metadata is kept.
+    """
+    from lis_dft.analysis.results import build_results
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return build_results(
+            record,
+            calculator=results["calculator"],
+            settings=results.get("settings", {}),
+            provenance=results.get("provenance", {}),
+            timing=results.get("timing"),
+        )
