@@ -195,6 +195,10 @@ def test_verify_end_to_end_with_the_mock_as_reference(mock_run):
         assert v["status"] == ("not_confirmed" if c["dft_eV"] > 0 else "agrees"), v["verdict"]
         assert c["mlip_full_eV"] is not None and c["reduction_cost_eV"] is not None
     assert set(ver["formation_energies"]) >= {"Li2S", "Li2S2"}
+    fe, tie = ver["formation_energies"], ver["li2s2_above_tie_line_eV_per_atom"]
+    assert tie["dft"] == pytest.approx(
+        fe["Li2S2"]["dft_eV_per_atom"] - 0.75 * fe["Li2S"]["dft_eV_per_atom"]
+    )
     results = json.loads((mock_run / "results.json").read_text())
     assert results["verification"]["worst_status"] == ver["worst_status"]
     report = (mock_run / "report.md").read_text()
@@ -258,3 +262,17 @@ def test_gpaw_single_point_d3_and_counterpoise():
     ghosted = evaluate(s, calc, ghosts=[0])["energy"]  # same atoms + Li's basis functions
     bsse = own - ghosted
     assert 0 < bsse < 0.5  # more basis functions, variationally lower, by a little
+
+
+def test_rankings_do_not_mix_corrected_and_raw_values():
+    """Counterpoise done for 'a' only: ranking and verdict compare raw values."""
+    cp = {
+        "frag/X/a/slab": (-99.5, -99.5),
+        "frag/X/a/molecule": (-10.0, -10.0),
+        "cp/X/a/slab": (-99.9, 0.0),
+        "cp/X/a/molecule": (-10.35, 0.0),  # BSSE 0.75: corrected E_A(a) = -1.35
+    }
+    e = _energies({"a": -2.1, "b": -1.6}, {"a": -1.9, "b": -1.7}, cp)
+    v = summarize(e, _results("a", ["a", "b"]), 0.2, counterpoise=True)["adsorption"]["X"]
+    assert v["ranking_basis"] == "dft_raw_eV" and v["ranking_dft"] == ["a", "b"]
+    assert "prefers" not in v["verdict"] and "overbinds by 0.55" in v["verdict"]

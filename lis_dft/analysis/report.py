@@ -116,6 +116,11 @@ def _verification_section(results: dict[str, Any]) -> list[str]:
                 f"| {name} | {_fmt(v.get('mlip_eV_per_atom'))} | {_fmt(v.get('dft_eV_per_atom'))} | "
                 f"{_fmt(v.get('error_eV_per_atom'))} |"
             )
+        tie = ver.get("li2s2_above_tie_line_eV_per_atom") or {}
+        lines.append(
+            f"| Li2S2 above the S–Li2S tie line (> 0: metastable) | {_fmt(tie.get('mlip'))} | "
+            f"{_fmt(tie.get('dft'))} | |"
+        )
     return lines
 
 

@@ -86,13 +86,26 @@ def config_energies(
     return out
 
 
+def _ranking(configs: list[dict[str, Any]]) -> list[str]:
+    done = [c for c in configs if c["dft_eV"] is not None]
+    key = _ranking_key(done)
+    return [c["id"] for c in sorted(done, key=lambda c: c[key])]
+
+
+def _ranking_key(done: list[dict[str, Any]]) -> str:
+    """Rank configurations on one footing: corrected E_A only if every one is corrected."""
+    corrected = bool(done) and all(c.get("dft_correction") == "counterpoise" for c in done)
+    return "dft_eV" if corrected else "dft_raw_eV"
+
+
 def _verdict(
     configs: list[dict[str, Any]], reported: str | None, tolerance: float
 ) -> tuple[str, str, str | None]:
     done = [c for c in configs if c["dft_eV"] is not None]
     if not done or reported is None:
         return "incomplete", "DFT energies not computed yet (run verify again to resume)", None
-    dft_best = min(done, key=lambda c: c["dft_eV"])
+    key = _ranking_key(done)
+    dft_best = min(done, key=lambda c: c[key])
     rep = next((c for c in done if c["id"] == reported), None)
     if rep is None:
         return (
@@ -106,10 +119,10 @@ def _verdict(
         notes.append(
             f"minimum not confirmed: DFT finds {reported} unbound (E_A = {rep['dft_eV']:+.2f} eV)"
         )
-    elif dft_best["id"] != reported and rep["dft_eV"] - dft_best["dft_eV"] > tolerance:
+    elif dft_best["id"] != reported and rep[key] - dft_best[key] > tolerance:
         status = "not_confirmed"
         notes.append(
-            f"minimum not confirmed: DFT prefers {dft_best['id']} by {rep['dft_eV'] - dft_best['dft_eV']:.2f} eV"
+            f"minimum not confirmed: DFT prefers {dft_best['id']} by {rep[key] - dft_best[key]:.2f} eV"
         )
     err = rep["error_eV"]
     if err < -tolerance:
@@ -161,12 +174,8 @@ def adsorption_verification(
                     configs, key=lambda c: c["mlip_eV"] if c["mlip_eV"] is not None else 1e9
                 )
             ],
-            "ranking_dft": [
-                c["id"]
-                for c in sorted(
-                    (c for c in configs if c["dft_eV"] is not None), key=lambda c: c["dft_eV"]
-                )
-            ],
+            "ranking_dft": _ranking(configs),
+            "ranking_basis": _ranking_key([c for c in configs if c["dft_eV"] is not None]),
             "largest_error_eV": max(errors) if errors else None,
             "status": status,
             "verdict": verdict,
@@ -198,6 +207,21 @@ def formation_verification(energies: dict[str, dict[str, Any]]) -> dict[str, Any
     return out
 
 
+def li2s2_tie_line(formation: dict[str, Any]) -> dict[str, float | None]:
+    """Height of Li2S2 above the alpha-S - Li2S tie line, eV/atom, per method.
+
+    Li2S2 (x_S = 1/2) lies on the line from Li2S (x_S = 1/3) to S (x_S = 1, E_f = 0)
+    at 3/4 E_f(Li2S); positive = metastable (above the hull), as the Li-S phase
+    diagram says.
+    """
+    out: dict[str, float | None] = {}
+    for m in ("mlip", "dft"):
+        a = formation.get("Li2S", {}).get(f"{m}_eV_per_atom")
+        b = formation.get("Li2S2", {}).get(f"{m}_eV_per_atom")
+        out[m] = None if a is None or b is None else b - 0.75 * a
+    return out
+
+
 def summarize(
     energies: dict[str, dict[str, Any]],
     results: dict[str, Any],
@@ -216,7 +240,8 @@ def summarize(
         "complete": n_dft == len(energies),
         "dft_single_points": f"{n_dft} of {len(energies)}",
         "adsorption": ads,
-        "formation_energies": formation_verification(energies),
+        "formation_energies": (fe := formation_verification(energies)),
+        "li2s2_above_tie_line_eV_per_atom": li2s2_tie_line(fe),
         "largest_error_eV": max(errors) if errors else None,
         "worst_status": max(statuses, key=STATUS_ORDER.index) if statuses else "incomplete",
         "flagged": [a for a, v in ads.items() if v["status"] not in ("agrees",)],
