@@ -346,7 +346,9 @@ def run_verify(
         model = ReducedModel(tuple(supercell[:2]), model.lateral, model.layers, model.vacuum)
         settings = VerifySettings(**{**settings.__dict__, "model": model})
     preflight(settings.dft.name, {"Li", "S", "I"})
-    tasks = verification_tasks(record, settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymatgen's site-property merge notes
+        tasks = verification_tasks(record, settings)
     flow, index = verify_flow(tasks, settings.dft, mlip)
     max_seconds = None if settings.max_minutes is None else 60 * settings.max_minutes
     stats = run_flow(flow, store, run_dir / "jobs", progress, max_seconds, in_order=True)
