@@ -61,6 +61,13 @@ Supercell = Annotated[
     tuple[int, int, int],
     typer.Option(help="LiI(100) slab: conventional cells along a, b and through the slab."),
 ]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        help="Model of the calculator: chgnet 0.3.0 (default) or r2scan; sevennet 7net-0 "
+        "(default), 7net-l3i5 or 7net-mf-0; or the path of fine-tuned weights.",
+    ),
+]
 Vacuum = Annotated[float, typer.Option(help="Vacuum between slab images, Å.", min=1.0)]
 FixedLayers = Annotated[int, typer.Option(help="Bottom atomic layers held fixed.", min=0)]
 Overrides = Annotated[
@@ -130,6 +137,7 @@ def run(
         Path, typer.Option(help="Output directory (store, jobs, results, figures).")
     ] = Path("lis-dft-run"),
     d3: Annotated[str, typer.Option(help="D3 dispersion: auto, zero, bj or none.")] = "auto",
+    model: Model = None,
     top_k: Annotated[
         int, typer.Option(help="Best screened placements relaxed per adsorbate.", min=1)
     ] = 2,
@@ -172,7 +180,7 @@ def run(
     from lis_dft.structures.catalog import SlabSettings, parse_overrides
 
     settings = StudySettings(
-        calculator=CalculatorSpec(calculator, d3),
+        calculator=CalculatorSpec(calculator, d3, {"model": model} if model else {}),
         slab=SlabSettings(tuple(supercell), vacuum, fixed_layers),
         fmax=fmax,
         steps=steps,
@@ -601,6 +609,7 @@ def energy(
         str, typer.Option("--calculator", "-c", help="mock, chgnet, sevennet, xtb or gpaw.")
     ] = "chgnet",
     d3: Annotated[str, typer.Option(help="D3 dispersion: auto, zero, bj or none.")] = "auto",
+    model: Model = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Single-point energy and largest force of any structures with a lis-dft calculator."""
@@ -609,7 +618,7 @@ def energy(
     from lis_dft.dft_workflows.calculators import CalculatorSpec
     from lis_dft.dft_workflows.singlepoint import evaluate_files
 
-    spec = CalculatorSpec(calculator, d3)
+    spec = CalculatorSpec(calculator, d3, {"model": model} if model else {})
     rows = evaluate_files(files, spec)
     if as_json:
         typer.echo(_json.dumps({"calculator": spec.describe(), "structures": rows}, indent=2))
@@ -712,6 +721,86 @@ def reference_status(
             f"{r['cpu_hours']:.2f}",
         )
     Console().print(table)
+
+
+potentials_app = typer.Typer(
+    help="Machine-learned potentials: list them, compare them against the DFT reference set.",
+    no_args_is_help=True,
+)
+app.add_typer(potentials_app, name="potentials")
+
+
+@potentials_app.command("list")
+@friendly_errors
+def potentials_list() -> None:
+    """Every calculator backend and its models (the offline ones ship in their wheels)."""
+    from lis_dft.dft_workflows.calculators import BACKENDS, check_available
+    from lis_dft.errors import CalculatorError
+
+    table = Table(title="lis-dft calculators")
+    for col in ("calculator", "model", "what", "D3 (auto)", "installed"):
+        table.add_column(col)
+    for b in BACKENDS.values():
+        try:
+            check_available(b.name)
+            ok = "yes"
+        except CalculatorError:
+            ok = f"no: pip install 'lis-dft[{b.extra}]'"
+        for m, what in b.models.items():
+            default = " (default)" if m == b.default_model else ""
+            table.add_row(b.name, m + default, what, b.d3_auto, ok)
+    Console().print(table)
+
+
+@potentials_app.command("compare")
+@friendly_errors
+def potentials_compare(
+    reference: ReferenceDir = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where comparison.json and COMPARISON.md go (default benchmarks/potentials)."
+        ),
+    ] = None,
+    potential: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--potential",
+            "-p",
+            help="backend/model to compare (repeatable; default every offline model), "
+            "or backend:PATH for fine-tuned weights.",
+        ),
+    ] = None,
+) -> None:
+    """Score every offline potential, with and without D3(zero), on the DFT reference set."""
+    from lis_dft.dft_workflows.potential_comparison import (
+        DEFAULT_OUT,
+        compare,
+        parse_candidate,
+    )
+    from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
+
+    cands = [parse_candidate(p) for p in potential] if potential else None
+    result = compare(reference or DEFAULT_DIR, out or DEFAULT_OUT, cands, progress=typer.echo)
+    table = Table(title=f"Potentials vs DFT ({result['reference']['n_frames']} frames), best first")
+    for col in ("potential", "E_A MAE sound", "E_A MAE all", "artifacts bound", "E_f MAE", "F MAE"):
+        table.add_column(col)
+    for label in result["ranking"]:
+        s = result["potentials"][label]["summary"]
+
+        def f(v, fmt="{:.2f}"):
+            return "–" if v is None else fmt.format(v)
+
+        table.add_row(
+            label,
+            f(s["ads_mae_sound_eV"]),
+            f(s["ads_mae_eV"]),
+            str(s["artifacts_stabilised"]),
+            f(s["formation_mae_eV_per_atom"], "{:.3f}"),
+            f(s["force_mae_eV_per_A"], "{:.3f}"),
+        )
+    Console().print(table)
+    typer.echo(f"Written: {(out or DEFAULT_OUT) / 'comparison.json'}, COMPARISON.md")
 
 
 @app.command("remote-project")

@@ -27,44 +27,68 @@ seconds, which would otherwise be paid by every job.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from ase.calculators.calculator import Calculator
 
 from lis_dft.errors import CalculatorError
 
-CALCULATORS = ("mock", "emt", "chgnet", "sevennet", "xtb", "gpaw")
+D3_CHOICES = ("auto", "zero", "bj", "none")
 DEFAULT_CALCULATOR = "chgnet"
 EMT_ELEMENTS = frozenset({"Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O"})
-D3_CHOICES = ("auto", "zero", "bj", "none")
 
-_PACKAGE = {
-    "mock": "lis-dft",
-    "emt": "ase",
-    "chgnet": "chgnet",
-    "sevennet": "sevenn",
-    "xtb": "tblite",
-    "gpaw": "gpaw",
-}
-_MODEL = {
-    "mock": "Morse pair potential (not physical)",
-    "emt": "ASE EMT",
-    "chgnet": "CHGNet 0.3.0 (MPtrj)",
-    "sevennet": "SevenNet-0 (7net-0, MPtrj)",
-    "xtb": "GFN2-xTB",
-    "gpaw": "GPAW PBE (PAW setups; LCAO dzp by default, or plane waves)",
-}
-_D3_AUTO = {
-    "mock": "none",
-    "emt": "none",
-    "xtb": "none",
-    "chgnet": "zero",
-    "sevennet": "zero",
-    "gpaw": "zero",
-}
+
+@dataclass(frozen=True)
+class Backend:
+    """One calculator backend: where it comes from, its models and its D3 policy.
+
+    Attributes
+    ----------
+    name
+        The name users give (``--calculator NAME``).
+    package
+        Distribution whose version goes into the provenance record.
+    module
+        Module that must import for the backend to work (None: always there).
+    extra
+        The lis-dft extra that installs it.
+    d3_auto
+        D3 damping under ``d3="auto"``.
+    factory
+        Makes the bare ASE calculator from the spec's keyword arguments.
+    models
+        Model id -> description. Empty for backends without a model choice.
+    default_model
+        Model used when none is given.
+    elements
+        Elements the backend can describe (None: any).
+    model_is_path
+        Whether a file path is accepted as a model (fine-tuned weights).
+
+    """
+
+    name: str
+    package: str
+    module: str | None
+    extra: str | None
+    d3_auto: str
+    factory: Callable[..., Calculator]
+    models: dict[str, str] = field(default_factory=dict)
+    default_model: str | None = None
+    elements: frozenset[str] | None = None
+    model_is_path: bool = False
+
+    def model_description(self, model: str | None) -> str:
+        """Human-readable model name (``model`` None: the default)."""
+        model = model or self.default_model
+        if model in self.models:
+            return self.models[model]
+        return f"fine-tuned weights {model}" if model else self.name
 
 
 @dataclass
@@ -89,11 +113,36 @@ def _pkg_version(name: str) -> str:
         return "not installed"
 
 
+def get_backend(name: str) -> Backend:
+    """Return the backend called ``name``, or raise a CalculatorError listing the choices."""
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise CalculatorError(
+            f"Unknown calculator {name!r}. Choose one of: {', '.join(CALCULATORS)}."
+        ) from None
+
+
 def resolve_d3(name: str, d3: str) -> str:
     """Return the effective D3 damping (``zero``, ``bj`` or ``none``) for a calculator."""
     if d3 not in D3_CHOICES:
         raise CalculatorError(f"Unknown D3 option {d3!r}; choose from {', '.join(D3_CHOICES)}.")
-    return _D3_AUTO.get(name, "none") if d3 == "auto" else d3
+    backend = BACKENDS.get(name)
+    return (backend.d3_auto if backend else "none") if d3 == "auto" else d3
+
+
+def check_model(name: str, model: str | None) -> None:
+    """Refuse a model the backend does not have (paths are checked to exist)."""
+    backend = get_backend(name)
+    if model is None or model in backend.models:
+        return
+    if backend.model_is_path and Path(model).is_file():
+        return
+    choices = ", ".join(backend.models) or "none"
+    hint = " or the path of a fine-tuned model file" if backend.model_is_path else ""
+    raise CalculatorError(
+        f"Calculator {name!r} has no model {model!r}: choose one of {choices}{hint}."
+    )
 
 
 @dataclass(frozen=True)
@@ -105,25 +154,36 @@ class CalculatorSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.name not in CALCULATORS:
-            raise CalculatorError(
-                f"Unknown calculator {self.name!r}. Choose one of: {', '.join(CALCULATORS)}."
-            )
+        get_backend(self.name)
+        check_model(self.name, self.kwargs.get("model"))
         object.__setattr__(self, "d3", resolve_d3(self.name, self.d3))
+
+    @property
+    def label(self) -> str:
+        """Short label, e.g. ``chgnet/0.3.0+D3(zero)``."""
+        backend = BACKENDS[self.name]
+        model = self.kwargs.get("model") or backend.default_model
+        model = Path(model).name if model and backend.model_is_path else model
+        base = f"{self.name}/{model}" if model and len(backend.models) > 1 else self.name
+        return base + ("" if self.d3 == "none" else f"+D3({self.d3})")
 
     def describe(self) -> dict[str, Any]:
         """Return the provenance record: name, model, version, d3."""
+        backend = BACKENDS[self.name]
         d3 = {"damping": self.d3}
         if self.d3 != "none":
             d3.update({"functional": "PBE", "package": "dftd3", "version": _pkg_version("dftd3")})
         out = {
             "name": self.name,
-            "model": _MODEL[self.name],
-            "version": _pkg_version(_PACKAGE[self.name]),
+            "model": backend.model_description(self.kwargs.get("model")),
+            "version": _pkg_version(backend.package),
             "d3": d3,
             "kwargs": dict(self.kwargs),
             "is_mock": self.name == "mock",
         }
+        model = self.kwargs.get("model")
+        if model and backend.model_is_path and model not in backend.models:
+            out["model_file"] = _model_file_record(Path(model))
         if self.name == "gpaw":  # every setting, defaults included
             from lis_dft.dft_workflows.gpaw_calc import GpawSettings
 
@@ -147,77 +207,151 @@ class CalculatorSpec:
         return asdict(self)
 
 
+def _model_file_record(path: Path) -> dict[str, Any]:
+    """Path, size and sha256 of a model file (provenance of fine-tuned weights)."""
+    import hashlib
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"path": str(path), "bytes": path.stat().st_size, "sha256": digest}
+
+
 def check_elements(name: str, elements: set[str] | list[str]) -> None:
     """Refuse, before any work, a calculator that cannot describe these elements."""
-    if name == "emt":
-        unsupported = sorted(set(elements) - EMT_ELEMENTS)
-        if unsupported:
-            raise CalculatorError(
-                f"ASE's EMT cannot describe {', '.join(unsupported)}: it only has parameters "
-                f"for {', '.join(sorted(EMT_ELEMENTS))}. Li-S-I chemistry needs "
-                "--calculator chgnet or sevennet (or mock for a dry run)."
-            )
+    backend = get_backend(name)
+    if backend.elements is None:
+        return
+    unsupported = sorted(set(elements) - backend.elements)
+    if unsupported:
+        raise CalculatorError(
+            f"{backend.model_description(None)} cannot describe {', '.join(unsupported)}: it "
+            f"only has parameters for {', '.join(sorted(backend.elements))}. Li-S-I chemistry "
+            "needs --calculator chgnet or sevennet (or mock for a dry run)."
+        )
 
 
 def check_available(name: str) -> None:
     """Raise a clear error if the package behind a calculator is not installed."""
-    extra = {"chgnet": "mlip", "sevennet": "mlip", "xtb": "xtb", "gpaw": "gpaw"}
-    module = {"chgnet": "chgnet", "sevennet": "sevenn", "xtb": "tblite", "gpaw": "gpaw"}
-    if name in module:
-        import importlib.util
+    import importlib.util
 
-        if importlib.util.find_spec(module[name]) is None:
-            raise CalculatorError(
-                f"Calculator {name!r} needs the {module[name]!r} package: "
-                f"pip install 'lis-dft[{extra[name]}]'."
-            )
+    backend = get_backend(name)
+    if backend.module and importlib.util.find_spec(backend.module) is None:
+        raise CalculatorError(
+            f"Calculator {name!r} needs the {backend.module!r} package: "
+            f"pip install 'lis-dft[{backend.extra}]'."
+        )
 
 
-@lru_cache(maxsize=4)
-def _chgnet_model():
+@lru_cache(maxsize=8)
+def _chgnet_model(model: str = "0.3.0"):
     from chgnet.model import CHGNet
 
-    return CHGNet.load(verbose=False)
+    if model in BACKENDS["chgnet"].models:
+        return CHGNet.load(model_name=model, verbose=False, use_device="cpu")
+    return CHGNet.from_file(model).to("cpu")
 
 
-@lru_cache(maxsize=4)
-def _sevennet_calculator(model: str):
+@lru_cache(maxsize=8)
+def _sevennet_calculator(model: str = "7net-0", modal: str | None = None):
     from sevenn.calculator import SevenNetCalculator
 
-    return SevenNetCalculator(model, device="cpu")
+    if model == "7net-mf-0" and modal is None:
+        modal = "PBE"  # the fidelity of the paper's Hamiltonian
+    return SevenNetCalculator(model, device="cpu", modal=modal)
 
 
-def _base_calculator(
-    name: str,
-    atoms: Any | None = None,
-    ghosts: list[int] | None = None,
-    **kwargs: Any,
+def _make_mock(**_: Any) -> Calculator:
+    from lis_dft.dft_workflows.mock import MockCalculator
+
+    return MockCalculator()
+
+
+def _make_emt(**_: Any) -> Calculator:
+    from ase.calculators.emt import EMT
+
+    return EMT()
+
+
+def _make_chgnet(model: str = "0.3.0", **_: Any) -> Calculator:
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    return CHGNetCalculator(model=_chgnet_model(model), use_device="cpu")
+
+
+def _make_sevennet(model: str = "7net-0", modal: str | None = None, **_: Any) -> Calculator:
+    return _sevennet_calculator(model, modal)
+
+
+def _make_xtb(**_: Any) -> Calculator:
+    from tblite.ase import TBLite
+
+    return TBLite(method="GFN2-xTB", verbosity=0)
+
+
+def _make_gpaw(
+    atoms: Any | None = None, ghosts: list[int] | None = None, model: str | None = None, **kw: Any
 ) -> Calculator:
-    if name == "mock":
-        from lis_dft.dft_workflows.mock import MockCalculator
+    from lis_dft.dft_workflows.gpaw_calc import GpawSettings, gpaw_calculator
 
-        return MockCalculator()
-    if name == "emt":
-        from ase.calculators.emt import EMT
+    return gpaw_calculator(GpawSettings.from_kwargs(kw), atoms=atoms, ghosts=ghosts, txt="gpaw.txt")
 
-        return EMT()
-    if name == "chgnet":
-        from chgnet.model.dynamics import CHGNetCalculator
 
-        return CHGNetCalculator(model=_chgnet_model(), use_device="cpu")
-    if name == "sevennet":
-        return _sevennet_calculator(kwargs.get("model", "7net-0"))
-    if name == "xtb":
-        from tblite.ase import TBLite
-
-        return TBLite(method="GFN2-xTB", verbosity=0)
-    if name == "gpaw":
-        from lis_dft.dft_workflows.gpaw_calc import GpawSettings, gpaw_calculator
-
-        return gpaw_calculator(
-            GpawSettings.from_kwargs(kwargs), atoms=atoms, ghosts=ghosts, txt="gpaw.txt"
-        )
-    raise CalculatorError(f"Unknown calculator {name!r}.")
+BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend(
+            "mock",
+            "lis-dft",
+            None,
+            None,
+            "none",
+            _make_mock,
+            {"morse": "Morse pair potential (not physical)"},
+        ),
+        Backend(
+            "emt", "ase", None, None, "none", _make_emt, {"emt": "ASE EMT"}, elements=EMT_ELEMENTS
+        ),
+        Backend(
+            "chgnet",
+            "chgnet",
+            "chgnet",
+            "mlip",
+            "zero",
+            _make_chgnet,
+            {
+                "0.3.0": "CHGNet 0.3.0 (MPtrj, PBE/PBE+U)",
+                "r2scan": "CHGNet r2SCAN (0.3.0 transfer-learned on MP r2SCAN)",
+            },
+            "0.3.0",
+            model_is_path=True,
+        ),
+        Backend(
+            "sevennet",
+            "sevenn",
+            "sevenn",
+            "mlip",
+            "zero",
+            _make_sevennet,
+            {
+                "7net-0": "SevenNet-0 (7net-0, MPtrj, PBE/PBE+U)",
+                "7net-l3i5": "SevenNet-l3i5 (MPtrj, PBE/PBE+U, l_max 3)",
+                "7net-mf-0": "SevenNet-MF-0 (multi-fidelity MPtrj + r2SCAN, PBE head)",
+            },
+            "7net-0",
+            model_is_path=True,
+        ),
+        Backend("xtb", "tblite", "tblite", "xtb", "none", _make_xtb, {"gfn2": "GFN2-xTB"}),
+        Backend(
+            "gpaw",
+            "gpaw",
+            "gpaw",
+            "gpaw",
+            "zero",
+            _make_gpaw,
+            {"gpaw": "GPAW PBE (PAW setups; LCAO dzp by default, or plane waves)"},
+        ),
+    )
+}
+CALCULATORS = tuple(BACKENDS)
 
 
 def _timed(calc: Calculator) -> Calculator:
@@ -296,7 +430,8 @@ def build_calculator(
         raise CalculatorError(
             "Ghost atoms (counterpoise) are only available with --calculator gpaw."
         )
-    calc = _base_calculator(name, atoms=atoms, ghosts=ghosts, **kwargs)
+    extra = {"atoms": atoms, "ghosts": ghosts} if name == "gpaw" else {}
+    calc = BACKENDS[name].factory(**extra, **kwargs)
     if ghosts and spec.d3 != "none":
         return _timed(_GhostAwareD3Sum(calc, spec.d3, ghosts))
     if spec.d3 != "none":
