@@ -85,7 +85,7 @@ class Backend:
 
     def model_description(self, model: str | None) -> str:
         """Human-readable model name (``model`` None: the default)."""
-        model = model or self.default_model
+        model = model or self.default_model or next(iter(self.models), None)
         if model in self.models:
             return self.models[model]
         return f"fine-tuned weights {model}" if model else self.name

@@ -150,7 +150,7 @@ def compare(
     dft_ref = next(iter(scores.values()))
     result = {
         "reference": {
-            "path": str(Path(reference_dir) / REFERENCE),
+            "path": _shown(Path(reference_dir) / REFERENCE),
             "n_frames": len(frames),
             "hamiltonian": frames[0].info.get("hamiltonian", "PBE+D3(zero)"),
             "settings_hash": sorted({str(f.info.get("settings_hash")) for f in frames}),
@@ -183,6 +183,15 @@ def rank(scores: dict[str, PotentialScore]) -> list[str]:
         )
 
     return sorted(scores, key=key)
+
+
+def _shown(path: Path) -> str:
+    """The path relative to the repository when it is inside it (stable across clones)."""
+    root = DEFAULT_DIR.resolve().parents[1]
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _jsonable(o: Any) -> Any:

@@ -52,8 +52,10 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from lis_dft.errors import ParameterError
 
-#: Where the committed reference set lives (relative to the repository root).
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "dft_reference"
+#: Where the committed reference set lives: the repository's benchmarks/dft_reference for
+#: a source checkout (editable install), else ./benchmarks/dft_reference.
+_REPO_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "dft_reference"
+DEFAULT_DIR = _REPO_DIR if _REPO_DIR.is_dir() else Path("benchmarks") / "dft_reference"
 CONFIGURATIONS = "configurations.extxyz"
 REFERENCE = "reference.extxyz"
 ADSORBATES = ("Li2S", "Li2S2", "S8")
