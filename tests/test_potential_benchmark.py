@@ -146,3 +146,13 @@ def test_chgnet_model_choice_reaches_the_calculator():
         energies[model] = atoms.get_potential_energy()
     assert energies["0.3.0"] != pytest.approx(energies["r2scan"], abs=1e-3)
     assert "r2SCAN" in CalculatorSpec("chgnet", "none", {"model": "r2scan"}).describe()["model"]
+
+
+def test_rank_puts_the_right_minimum_first():
+    from lis_dft.dft_workflows.potential_comparison import rank
+
+    right = score("right-minimum", _set(bump={"adslab/Li2S/top_Li/frozen": 0.3}))
+    wrong = score("wrong-minimum", _set(bump={"adslab/Li2S/hollow/free": -0.5}))
+    # 'wrong' has the smaller sound-frame error (0) but the wrong lowest configuration
+    assert wrong.ads_mae_sound_eV < right.ads_mae_sound_eV
+    assert rank({"w": wrong, "r": right}) == ["r", "w"]
