@@ -429,6 +429,28 @@ def _torch_threads() -> int | None:
 
 
 # --------------------------------------------------------------------------- report
+def _potentials_section() -> list[str]:
+    """Section 6 from benchmarks/potentials/comparison.json (``lis-dft potentials compare``)."""
+    from lis_dft.dft_workflows.potential_comparison import DEFAULT_OUT, headline_table
+
+    path = DEFAULT_OUT / "comparison.json"
+    if not path.exists():
+        return []
+    result = json.loads(path.read_text())
+    return [
+        "## 6. Offline potentials against the DFT reference set",
+        "",
+        f"`lis-dft potentials compare` ({result['reference']['n_frames']} GPAW PBE + D3(zero) "
+        "frames; full tables in `benchmarks/potentials/COMPARISON.md`, numbers in "
+        "`comparison.json`). Rows best first: adsorbates with DFT's lowest configuration, then "
+        "the sound-frame E_A error. E_A errors are against raw LCAO dzp, which itself "
+        "overbinds by 0.7–1.1 eV (docs/methods.md).",
+        "",
+        *headline_table(result),
+        "",
+    ]
+
+
 def to_markdown(res: dict[str, Any]) -> str:
     """RESULTS.md from the results dict."""
     m = res["machine"]
@@ -580,6 +602,7 @@ def to_markdown(res: dict[str, Any]) -> str:
             f"Wall time per placement varies by {sg['wall_per_placement_spread']:.2f}× across sizes (1.0 = perfectly linear).",
             "",
         ]
+    lines += _potentials_section()
     lines += ["## Package versions", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in res["packages"].items()]
     return "\n".join(lines) + "\n"
