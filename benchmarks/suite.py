@@ -431,7 +431,11 @@ def _torch_threads() -> int | None:
 # --------------------------------------------------------------------------- report
 def _potentials_section() -> list[str]:
     """Section 6 from benchmarks/potentials/comparison.json (``lis-dft potentials compare``)."""
-    from lis_dft.dft_workflows.potential_comparison import DEFAULT_OUT, headline_table
+    from lis_dft.dft_workflows.potential_comparison import (
+        DEFAULT_OUT,
+        counterpoise_table,
+        headline_table,
+    )
 
     path = DEFAULT_OUT / "comparison.json"
     if not path.exists():
@@ -447,6 +451,8 @@ def _potentials_section() -> list[str]:
         "overbinds by 0.7–1.1 eV (docs/methods.md).",
         "",
         *headline_table(result),
+        "",
+        *counterpoise_table(result),
         "",
     ]
 

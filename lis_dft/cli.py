@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lis_dft.dft_workflows.calculators import DEFAULT_CALCULATOR
 from lis_dft.errors import LisDftError
 
 app = typer.Typer(
@@ -64,8 +65,8 @@ Supercell = Annotated[
 Model = Annotated[
     str | None,
     typer.Option(
-        help="Model of the calculator: chgnet 0.3.0 (default) or r2scan; sevennet 7net-0 "
-        "(default), 7net-l3i5 or 7net-mf-0; or the path of fine-tuned weights.",
+        help="Model of the calculator: sevennet 7net-mf-0 (default), 7net-0 or 7net-l3i5; "
+        "chgnet 0.3.0 (default) or r2scan; or the path of fine-tuned weights.",
     ),
 ]
 Vacuum = Annotated[float, typer.Option(help="Vacuum between slab images, Å.", min=1.0)]
@@ -132,7 +133,7 @@ def build(
 def run(
     calculator: Annotated[
         str, typer.Option("--calculator", "-c", help="mock, emt, chgnet, sevennet, xtb or gpaw.")
-    ] = "chgnet",
+    ] = DEFAULT_CALCULATOR,
     out: Annotated[
         Path, typer.Option(help="Output directory (store, jobs, results, figures).")
     ] = Path("lis-dft-run"),
@@ -607,7 +608,7 @@ def energy(
     ],
     calculator: Annotated[
         str, typer.Option("--calculator", "-c", help="mock, chgnet, sevennet, xtb or gpaw.")
-    ] = "chgnet",
+    ] = DEFAULT_CALCULATOR,
     d3: Annotated[str, typer.Option(help="D3 dispersion: auto, zero, bj or none.")] = "auto",
     model: Model = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
@@ -695,6 +696,30 @@ def reference_compute(
     typer.echo(
         f"{summary['done']} computed now; {summary['finished']} of {summary['total']} done, "
         f"{summary['remaining']} remaining (run again to continue)."
+    )
+
+
+@reference_app.command("counterpoise")
+@friendly_errors
+def reference_counterpoise(
+    out: ReferenceDir = None,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Start no new fragment after this many minutes.")
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Only configuration ids starting with this. Repeatable."),
+    ] = None,
+) -> None:
+    """Counterpoise (BSSE) corrections of the relaxed adsorbate frames, into counterpoise.json."""
+    from lis_dft.dft_workflows import reference_counterpoise as cp
+    from lis_dft.dft_workflows.runner import preflight
+
+    preflight("gpaw", {"Li", "S", "I"})
+    summary = cp.compute(out or cp.DEFAULT_DIR, max_minutes, only, log=typer.echo)
+    typer.echo(
+        f"{summary['done']} corrected now; {summary['finished']} of {summary['total']} relaxed "
+        f"adsorbate frames done, {summary['remaining']} remaining (run again to continue)."
     )
 
 
@@ -801,6 +826,73 @@ def potentials_compare(
         )
     Console().print(table)
     typer.echo(f"Written: {(out or DEFAULT_OUT) / 'comparison.json'}, COMPARISON.md")
+
+
+@app.command()
+@friendly_errors
+def finetune(
+    reference: ReferenceDir = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for model.pth, finetune.json and checkpoints.")
+    ] = Path("lis-dft-finetune"),
+    base: Annotated[
+        str, typer.Option(help="SevenNet model to start from (name or checkpoint file).")
+    ] = "7net-mf-0",
+    epochs: Annotated[int, typer.Option(help="Training epochs.", min=1)] = 20,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
+    batch_size: Annotated[int, typer.Option(help="Frames per batch.", min=1)] = 2,
+    hold_out: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Configuration family held out for validation (repeatable; default "
+            "every adsorbate at the bridge_I-Li site)."
+        ),
+    ] = None,
+    threads: Annotated[int, typer.Option(help="torch threads.", min=1)] = 2,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Start no new epoch after this many minutes.")
+    ] = None,
+) -> None:
+    """Fine-tune a SevenNet model on the DFT reference set (held-out families validate)."""
+    from lis_dft.dft_workflows.finetune import DEFAULT_HOLD_OUT, FinetuneSettings
+    from lis_dft.dft_workflows.finetune import finetune as run_finetune
+    from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
+
+    modal = "PBE" if base == "7net-mf-0" or Path(base).is_file() else None
+    settings = FinetuneSettings(
+        base=base,
+        modal=modal,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        hold_out=tuple(hold_out) if hold_out else DEFAULT_HOLD_OUT,
+        threads=threads,
+    )
+    result = run_finetune(reference or DEFAULT_DIR, out, settings, max_minutes, typer.echo)
+    scores = result.record["held_out_scores"]
+    table = Table(title="Held-out families: base vs fine-tuned (+ D3(zero))")
+    for col in ("model", "footing", "E_A MAE", "E_A max", "E_f MAE", "F MAE"):
+        table.add_column(col)
+    for name, entry in scores.items():
+        for footing in ("raw_lcao", "counterpoise"):
+            s = entry.get(footing)
+            if s is None:
+                continue
+            table.add_row(
+                name,
+                footing,
+                "–" if s["ads_mae_eV"] is None else f"{s['ads_mae_eV']:.2f}",
+                "–" if s["ads_max_eV"] is None else f"{s['ads_max_eV']:.2f}",
+                "–"
+                if s["formation_mae_eV_per_atom"] is None
+                else f"{s['formation_mae_eV_per_atom']:.3f}",
+                f"{s['force_mae_eV_per_A']:.3f}",
+            )
+    Console().print(table)
+    typer.echo(
+        f"Model: {result.model_path} (epoch {result.record['kept_epoch']} kept); use it with "
+        f"'lis-dft run --model {result.model_path}'."
+    )
 
 
 @app.command("remote-project")

@@ -5,14 +5,15 @@ name       what                                            D3 under ``d3="auto"`
 =========  ==============================================  ===========================
 mock       Morse pair potential, tests and dry runs only   none
 emt        ASE EMT (Al Cu Ag Au Ni Pd Pt, H C N O roughly)  none
-chgnet     CHGNet 0.3.0 (MPtrj, PBE/PBE+U)                 PBE-D3(zero) via dftd3
-sevennet   SevenNet-0 (MPtrj, PBE/PBE+U)                   PBE-D3(zero) via dftd3
+sevennet   SevenNet-MF-0, PBE head (default; or 7net-0,    PBE-D3(zero) via dftd3
+           7net-l3i5, or fine-tuned weights)
+chgnet     CHGNet 0.3.0 (MPtrj, PBE/PBE+U; or r2scan)      PBE-D3(zero) via dftd3
 xtb        GFN2-xTB via tblite (extra ``xtb``)             none (GFN2 has D4 built in)
 gpaw       GPAW PBE, PAW; LCAO dzp or PW (``gpaw``)    PBE-D3(zero) via dftd3
 =========  ==============================================  ===========================
 
 Why D3: the paper's Hamiltonian is PBE + Grimme D3 (VASP ``IVDW = 11``, zero damping).
-CHGNet and SevenNet-0 were trained on PBE(+U) energies without dispersion, so alone they
+CHGNet and SevenNet were trained on PBE(+U) energies without dispersion, so alone they
 leave alpha-S, a molecular crystal of S8 rings held by dispersion, underbound. Adding the
 same D3(zero) correction with PBE parameters to every structure puts all energy
 differences on one Hamiltonian: "PBE-like potential + D3(zero)". ``d3="bj"`` selects
@@ -39,7 +40,9 @@ from ase.calculators.calculator import Calculator
 from lis_dft.errors import CalculatorError
 
 D3_CHOICES = ("auto", "zero", "bj", "none")
-DEFAULT_CALCULATOR = "chgnet"
+#: The default potential, chosen by agreement with the DFT reference set (docs/methods.md,
+#: benchmarks/potentials/COMPARISON.md): SevenNet-MF-0 (PBE head) + D3(zero).
+DEFAULT_CALCULATOR = "sevennet"
 EMT_ELEMENTS = frozenset({"Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O"})
 
 
@@ -251,12 +254,24 @@ def _chgnet_model(model: str = "0.3.0"):
 
 
 @lru_cache(maxsize=8)
-def _sevennet_calculator(model: str = "7net-0", modal: str | None = None):
+def _sevennet_calculator(model: str = "7net-mf-0", modal: str | None = None):
     from sevenn.calculator import SevenNetCalculator
 
-    if model == "7net-mf-0" and modal is None:
-        modal = "PBE"  # the fidelity of the paper's Hamiltonian
+    if modal is None and _sevennet_modalities(model):
+        modal = "PBE"  # the fidelity of the paper's Hamiltonian (7net-mf-0, fine-tuned MF-0)
     return SevenNetCalculator(model, device="cpu", modal=modal)
+
+
+def _sevennet_modalities(model: str) -> list[str]:
+    """Fidelities of a multi-fidelity SevenNet model or checkpoint (empty for single)."""
+    if model == "7net-mf-0":
+        return ["R2SCAN", "PBE"]
+    if not Path(model).is_file():
+        return []
+    from sevenn.util import load_checkpoint
+
+    config = load_checkpoint(model).config
+    return list(config.get("_modal_map") or {}) if config.get("use_modality") else []
 
 
 def _make_mock(**_: Any) -> Calculator:
@@ -277,7 +292,7 @@ def _make_chgnet(model: str = "0.3.0", **_: Any) -> Calculator:
     return CHGNetCalculator(model=_chgnet_model(model), use_device="cpu")
 
 
-def _make_sevennet(model: str = "7net-0", modal: str | None = None, **_: Any) -> Calculator:
+def _make_sevennet(model: str = "7net-mf-0", modal: str | None = None, **_: Any) -> Calculator:
     return _sevennet_calculator(model, modal)
 
 
@@ -336,7 +351,7 @@ BACKENDS: dict[str, Backend] = {
                 "7net-l3i5": "SevenNet-l3i5 (MPtrj, PBE/PBE+U, l_max 3)",
                 "7net-mf-0": "SevenNet-MF-0 (multi-fidelity MPtrj + r2SCAN, PBE head)",
             },
-            "7net-0",
+            "7net-mf-0",
             model_is_path=True,
         ),
         Backend("xtb", "tblite", "tblite", "xtb", "none", _make_xtb, {"gfn2": "GFN2-xTB"}),

@@ -124,6 +124,23 @@ def pairs_for(frames: list[Any], predictions: list[tuple[float, np.ndarray]], d3
     return out
 
 
+def counterpoise_pairs(pairs: list[FramePair], bsse: dict[str, float]) -> list[FramePair]:
+    """The pairs with DFT adsorbate-frame energies counterpoise-corrected (E + BSSE).
+
+    Adsorbate frames without a correction are left out, so every adsorption energy in
+    the result is on the corrected footing; bulk, molecule and slab frames stay.
+    """
+    from dataclasses import replace
+
+    out = []
+    for p in pairs:
+        if p.kind != "adslab":
+            out.append(p)
+        elif p.config_id in bsse:
+            out.append(replace(p, e_dft=p.e_dft + bsse[p.config_id]))
+    return out
+
+
 def compare(
     reference_dir: Path = DEFAULT_DIR,
     out_dir: Path = DEFAULT_OUT,
@@ -131,10 +148,15 @@ def compare(
     progress: Any = None,
 ) -> dict[str, Any]:
     """Score every candidate, with and without D3, and write comparison.json + COMPARISON.md."""
+    from lis_dft.dft_workflows import reference_counterpoise
     from lis_dft.provenance import provenance
 
     frames = reference_frames(reference_dir)
+    bsse = reference_counterpoise.corrections(reference_dir)
+    n_cp_total = len(reference_counterpoise.candidates(frames))
+    cp_complete = bool(bsse) and len(bsse) >= n_cp_total
     candidates = candidates or offline_candidates()
+    cp_scores: dict[str, PotentialScore] = {}
     scores: dict[str, PotentialScore] = {}
     records: dict[str, Any] = {}
     for cand in candidates:
@@ -143,7 +165,8 @@ def compare(
         predictions, seconds = evaluate(cand, frames)
         for d3 in (False, True):
             label = cand.key + ("+D3(zero)" if d3 else "")
-            s = score(label, pairs_for(frames, predictions, d3))
+            pairs = pairs_for(frames, predictions, d3)
+            s = score(label, pairs)
             scores[label] = s
             spec = CalculatorSpec(cand.name, "zero" if d3 else "none", {"model": cand.model})
             records[label] = {
@@ -151,6 +174,10 @@ def compare(
                 "seconds_per_frame": seconds,
                 **s.as_dict(),
             }
+            if bsse:
+                cp = score(label, counterpoise_pairs(pairs, bsse))
+                cp_scores[label] = cp
+                records[label]["counterpoise"] = cp.as_dict()
     dft_ref = next(iter(scores.values()))
     result = {
         "reference": {
@@ -164,7 +191,14 @@ def compare(
             "dft_li2s2_above_tie_line_eV_per_atom": dft_ref.tie_line.get("dft"),
             "dft_lattice_scale": {k: v["dft_scale"] for k, v in dft_ref.lattice.items()},
         },
-        "ranking": rank(scores),
+        "counterpoise": {
+            "frames": len(bsse),
+            "relaxed_adsorbate_frames": n_cp_total,
+            "complete": cp_complete,
+            "ranked_on": "counterpoise" if cp_complete else "raw LCAO",
+            "bsse_eV": dict(sorted(bsse.items())),
+        },
+        "ranking": rank(cp_scores if cp_complete else scores),
         "potentials": records,
         "provenance": {**provenance(), "machine": platform.machine(), "cpus": os.cpu_count()},
     }
@@ -246,6 +280,40 @@ def headline_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def counterpoise_table(result: dict[str, Any]) -> list[str]:
+    """Adsorption errors against counterpoise-corrected DFT (empty before any correction)."""
+    cp = result.get("counterpoise") or {}
+    if not cp.get("frames"):
+        return []
+    per_ads: dict[str, list[float]] = {}
+    for cid, b in cp["bsse_eV"].items():
+        per_ads.setdefault(cid.split("/")[1], []).append(b)
+    spread = "; ".join(
+        f"{ads} {min(v):.2f}–{max(v):.2f} eV ({len(v)})" for ads, v in sorted(per_ads.items())
+    )
+    lines = [
+        f"Against counterpoise-corrected DFT ({cp['frames']} of "
+        f"{cp['relaxed_adsorbate_frames']} relaxed adsorbate frames corrected so far; BSSE "
+        f"{spread}; `lis-dft reference-set counterpoise`). Only corrected frames count here; "
+        f"rows ranked on {cp['ranked_on']}.",
+        "",
+        "| potential | E_A MAE, sound (eV) | E_A mean err, sound | E_A MAE, corrected | "
+        "E_A max, corrected | same lowest | artifacts bound |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label in result["ranking"]:
+        c = result["potentials"][label].get("counterpoise")
+        if not c:
+            continue
+        s = c["summary"]
+        lines.append(
+            f"| {label} | {_f(s['ads_mae_sound_eV'])} | {_f(s['ads_mean_error_sound_eV'], '{:+.2f}')} "
+            f"| {_f(s['ads_mae_eV'])} | {_f(s['ads_max_eV'])} "
+            f"| {s['same_lowest']}/{s['n_adsorbates']} | {s['artifacts_stabilised']} |"
+        )
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The comparison as a markdown page (headline table, then per-adsorbate details)."""
     ref = result["reference"]
@@ -266,6 +334,8 @@ def markdown(result: dict[str, Any]) -> str:
         "E_A MAE, then DFT-unbound frames bound, then the E_f MAE.",
         "",
         *headline_table(result),
+        "",
+        *counterpoise_table(result),
     ]
     tie = ref["dft_li2s2_above_tie_line_eV_per_atom"]
     ef = ", ".join(f"{k} {_f(v, '{:.3f}')}" for k, v in ref["dft_formation_eV_per_atom"].items())

@@ -1,0 +1,410 @@
+"""Fine-tune a SevenNet model on the DFT reference set, validated on held-out families.
+
+``lis-dft finetune`` wraps SevenNet's own training machinery (its checkpoint loader,
+graph builder, ``Trainer`` and weighted Huber losses) on CPU:
+
+Labels
+    The PBE part of each reference frame (``energy_pbe``; forces minus ``forces_d3``):
+    the model stays a PBE potential and lis-dft adds D3(zero) at run time, as for the
+    foundation models. Relaxed adsorbate frames with a counterpoise correction
+    (``counterpoise.json``) train on ``energy_pbe + BSSE``, i.e. on basis-set-corrected
+    adsorption energies. Adsorbate frames without one train on forces only (energy
+    weight 0): their raw LCAO energies would teach the model the 0.7-1.1 eV
+    basis-set overbinding.
+Energy scale
+    GPAW and VASP (the foundation models' data) count total energies from different
+    references. A per-element offset, fitted by least squares to the training labels
+    minus the base model's predictions, is subtracted from every label first, so
+    training moves only what differs chemically; it cancels in every formation and
+    adsorption energy (atoms are conserved), and is recorded.
+Split
+    Whole configuration families are held out (``--hold-out``, default every adsorbate
+    at the ``bridge_I-Li`` site): no frame of a held-out family is trained on. The
+    held-out score uses :func:`lis_dft.analysis.potential_benchmark.score` on the bulk,
+    molecule and slab frames plus the held-out adsorbate frames, so its adsorption
+    numbers are held-out numbers. The weights of the epoch with the lowest held-out
+    loss are kept.
+Output
+    ``OUT/model.pth`` (a SevenNet checkpoint that ``--model OUT/model.pth`` loads) and
+    ``OUT/finetune.json``: base model, data hashes, split, offsets, settings, learning
+    curve and the held-out scores of the base and the fine-tuned model. Each epoch is
+    checkpointed (``OUT/last.pth``), so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, REFERENCE, read_frames
+from lis_dft.errors import ParameterError
+from lis_dft.fileio import atomic_write_text
+
+DEFAULT_HOLD_OUT = (
+    "Li2S@LiI_100/bridge_I-Li",
+    "Li2S2@LiI_100/bridge_I-Li",
+    "S8@LiI_100/bridge_I-Li",
+)
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """What to train and how (every field goes into finetune.json)."""
+
+    base: str = "7net-mf-0"
+    modal: str | None = "PBE"
+    epochs: int = 20
+    lr: float = 1e-4
+    batch_size: int = 2
+    force_weight: float = 1.0
+    huber_delta: float = 0.01
+    hold_out: tuple[str, ...] = DEFAULT_HOLD_OUT
+    seed: int = 1
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ParameterError(f"--epochs must be >= 1, got {self.epochs}.")
+        if not 0 < self.lr < 1:
+            raise ParameterError(f"--lr must be between 0 and 1, got {self.lr}.")
+        if self.batch_size < 1:
+            raise ParameterError(f"--batch-size must be >= 1, got {self.batch_size}.")
+
+
+@dataclass
+class Label:
+    """One training/validation frame: PBE labels on the base model's energy scale."""
+
+    config_id: str
+    family: str
+    atoms: Any
+    energy: float
+    forces: np.ndarray
+    energy_weight: float
+    counterpoise: bool
+
+
+@dataclass
+class FinetuneResult:
+    """What ``finetune`` made (also written to finetune.json)."""
+
+    model_path: str
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- labels
+
+
+def split(frames: list[Any], hold_out: tuple[str, ...]) -> tuple[list[Any], list[Any]]:
+    """Training and held-out frames; a family is held out whole."""
+    families = {f.info["family"] for f in frames}
+    unknown = [h for h in hold_out if h not in families]
+    if unknown:
+        raise ParameterError(
+            f"Unknown --hold-out famil{'y' if len(unknown) == 1 else 'ies'} "
+            f"{', '.join(unknown)}: choose from {', '.join(sorted(families))}."
+        )
+    if not hold_out:
+        raise ParameterError("Hold out at least one family (--hold-out), or nothing validates.")
+    held = [f for f in frames if f.info["family"] in hold_out]
+    train = [f for f in frames if f.info["family"] not in hold_out]
+    return train, held
+
+
+def labels(frames: list[Any], bsse: dict[str, float]) -> list[Label]:
+    """PBE labels; counterpoise-corrected energies where known, forces only otherwise."""
+    out = []
+    for f in frames:
+        cid = f.info["config_id"]
+        adslab = f.info.get("kind") == "adslab"
+        corrected = cid in bsse
+        energy = float(f.info["energy_pbe"]) + (bsse[cid] if corrected else 0.0)
+        forces = np.asarray(f.get_forces()) - np.asarray(f.arrays["forces_d3"])
+        atoms = f.copy()
+        atoms.calc = None
+        out.append(
+            Label(
+                cid,
+                f.info["family"],
+                atoms,
+                energy,
+                forces,
+                0.0 if adslab and not corrected else 1.0,
+                corrected,
+            )
+        )
+    return out
+
+
+def element_offsets(items: list[Label], predicted: list[float]) -> dict[str, float]:
+    """Per-element offsets (eV/atom) minimising sum (label - prediction - sum_el n_el delta_el)^2."""
+    use = [i for i, lab in enumerate(items) if lab.energy_weight > 0]
+    elements = sorted({s for i in use for s in items[i].atoms.get_chemical_symbols()})
+    a = np.array(
+        [[items[i].atoms.get_chemical_symbols().count(el) for el in elements] for i in use],
+        dtype=float,
+    )
+    b = np.array([items[i].energy - predicted[i] for i in use])
+    delta, *_ = np.linalg.lstsq(a, b, rcond=None)
+    return dict(zip(elements, (float(d) for d in delta), strict=True))
+
+
+def shifted(lab: Label, offsets: dict[str, float]) -> float:
+    """The label moved onto the base model's energy scale."""
+    return lab.energy - sum(offsets.get(s, 0.0) for s in lab.atoms.get_chemical_symbols())
+
+
+def data_hash(reference_dir: Path) -> dict[str, str]:
+    """sha256 of the files the model is trained on."""
+    out = {}
+    for name in (REFERENCE, "counterpoise.json"):
+        path = Path(reference_dir) / name
+        if path.exists():
+            out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+# ---------------------------------------------------------------------------- sevenn
+
+
+def _graphs(items: list[Label], offsets: dict[str, float], cutoff: float, modal: str | None):
+    import torch
+    from sevenn import _keys as KEY
+    from sevenn.atom_graph_data import AtomGraphData
+    from sevenn.train.dataload import atoms_to_graph
+
+    out = []
+    for lab in items:
+        atoms = lab.atoms.copy()
+        atoms.info = {"y_energy": shifted(lab, offsets)}
+        atoms.arrays["y_force"] = lab.forces
+        g = AtomGraphData.from_numpy_dict(atoms_to_graph(atoms, cutoff, transfer_info=False))
+        g[KEY.DATA_WEIGHT] = {
+            "energy": torch.tensor(lab.energy_weight),
+            "force": torch.tensor(1.0),
+            "stress": torch.tensor(0.0),
+        }
+        if modal:
+            g[KEY.DATA_MODALITY] = modal
+        g.pop(KEY.INFO, None)
+        out.append(g)
+    return out
+
+
+def _base_predictions(settings: FinetuneSettings, items: list[Label]) -> list[float]:
+    from lis_dft.dft_workflows.calculators import build_calculator
+
+    calc = build_calculator("sevennet", d3="none", model=settings.base)
+    out = []
+    for lab in items:
+        a = lab.atoms.copy()
+        a.calc = calc
+        out.append(float(a.get_potential_energy()))
+    return out
+
+
+def _loss_functions(settings: FinetuneSettings):
+    from sevenn import _keys as KEY
+    from sevenn.train.loss import get_loss_functions_from_config
+
+    return get_loss_functions_from_config(
+        {
+            KEY.LOSS: "huber",
+            KEY.LOSS_PARAM: {"delta": settings.huber_delta},
+            KEY.USE_WEIGHT: True,
+            KEY.FORCE_WEIGHT: settings.force_weight,
+            KEY.IS_TRAIN_STRESS: False,
+        }
+    )
+
+
+def _epoch_loss(trainer: Any, loader: Any, settings: FinetuneSettings) -> dict[str, float]:
+    """Held-out energy (eV/atom) and force (eV/Å) MAE of the current weights."""
+    import torch
+    from sevenn import _keys as KEY
+
+    trainer.model.eval()
+    e_err, e_n, f_err, f_n = 0.0, 0, 0.0, 0
+    for batch in loader:
+        out = trainer.model(batch)
+        with torch.no_grad():
+            w = batch[KEY.DATA_WEIGHT]["energy"] > 0
+            de = (out[KEY.PRED_TOTAL_ENERGY] - batch[KEY.ENERGY]) / batch[KEY.NUM_ATOMS]
+            e_err += float(de[w].abs().sum())
+            e_n += int(w.sum())
+            f_err += float((out[KEY.PRED_FORCE] - batch[KEY.FORCE]).abs().sum())
+            f_n += int(batch[KEY.FORCE].numel())
+    return {
+        "energy_mae_eV_per_atom": e_err / e_n if e_n else float("nan"),
+        "force_mae_eV_per_A": f_err / f_n,
+    }
+
+
+def train(
+    settings: FinetuneSettings,
+    train_items: list[Label],
+    held_items: list[Label],
+    offsets: dict[str, float],
+    out_dir: Path,
+    max_minutes: float | None = None,
+    log: Any = print,
+) -> list[dict[str, float]]:
+    """SevenNet's Trainer over the training graphs; keeps the best held-out epoch.
+
+    Resumes from ``out_dir/last.pth`` (weights, optimizer, epoch, learning curve).
+    """
+    import sevenn
+    import torch
+    from sevenn.train.optim import optim_dict
+    from sevenn.train.trainer import Trainer
+    from sevenn.util import load_checkpoint
+    from torch_geometric.loader import DataLoader
+
+    torch.manual_seed(settings.seed)
+    torch.set_num_threads(settings.threads)
+    base = load_checkpoint(settings.base)
+    cutoff = float(base.config["cutoff"])
+    trainer = Trainer(
+        base.build_model(),
+        _loss_functions(settings),
+        optim_dict["adam"],
+        {"lr": settings.lr},
+        device="cpu",
+    )
+    curve: list[dict[str, float]] = []
+    last = out_dir / "last.pth"
+    if last.exists():
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        trainer.load_state_dicts(state["model_state_dict"], state["optimizer_state_dict"])
+        curve = state["curve"]
+        log(f"resuming after epoch {len(curve)}")
+    gen = torch.Generator().manual_seed(settings.seed + len(curve))
+    train_loader = DataLoader(
+        _graphs(train_items, offsets, cutoff, settings.modal),
+        batch_size=settings.batch_size,
+        shuffle=True,
+        generator=gen,
+    )
+    held_loader = DataLoader(
+        _graphs(held_items, offsets, cutoff, settings.modal), batch_size=settings.batch_size
+    )
+    if not curve:
+        curve.append({"epoch": 0, "seconds": 0.0, **_epoch_loss(trainer, held_loader, settings)})
+        log(f"epoch 0 (base): {curve[-1]}")
+    start = time.perf_counter()
+    best = min(curve, key=_held_key)
+    while len(curve) <= settings.epochs:
+        if max_minutes is not None and (time.perf_counter() - start) / 60 > max_minutes:
+            log("time limit: stopping; run again to continue")
+            break
+        t0 = time.perf_counter()
+        trainer.run_one_epoch(train_loader, is_train=True)
+        entry = {
+            "epoch": len(curve),
+            "seconds": time.perf_counter() - t0,
+            **_epoch_loss(trainer, held_loader, settings),
+        }
+        curve.append(entry)
+        log(f"epoch {entry['epoch']}: {entry}")
+        # the weights are in this sevenn's layout: say so, or loading "patches" them again
+        config = {**base.config, "version": sevenn.__version__}
+        extra = {"config": config, "epoch": entry["epoch"], "curve": curve}
+        if _held_key(entry) <= _held_key(best) or not (out_dir / "model.pth").exists():
+            best = entry
+            trainer.write_checkpoint(str(out_dir / ".model.pth.tmp"), **extra)
+            (out_dir / ".model.pth.tmp").replace(out_dir / "model.pth")
+        trainer.write_checkpoint(str(out_dir / ".last.pth.tmp"), **extra)
+        (out_dir / ".last.pth.tmp").replace(last)
+    return curve
+
+
+def _held_key(entry: dict[str, float]) -> float:
+    """Held-out loss used to pick the kept epoch: energy (eV/atom) + force (eV/Å) MAE."""
+    e = entry["energy_mae_eV_per_atom"]
+    return (0.0 if np.isnan(e) else e) + entry["force_mae_eV_per_A"]
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def finetune(
+    reference_dir: Path = DEFAULT_DIR,
+    out_dir: Path = Path("lis-dft-finetune"),
+    settings: FinetuneSettings | None = None,
+    max_minutes: float | None = None,
+    log: Any = print,
+) -> FinetuneResult:
+    """Fine-tune, then score base and fine-tuned models on the held-out families."""
+    from lis_dft.analysis.potential_benchmark import score
+    from lis_dft.dft_workflows import reference_counterpoise
+    from lis_dft.dft_workflows.calculators import CalculatorSpec, check_available
+    from lis_dft.dft_workflows.potential_comparison import (
+        Candidate,
+        counterpoise_pairs,
+        evaluate,
+        pairs_for,
+    )
+    from lis_dft.provenance import provenance
+
+    settings = settings or FinetuneSettings()
+    check_available("sevennet")
+    reference_dir, out_dir = Path(reference_dir), Path(out_dir)
+    frames = read_frames(reference_dir / REFERENCE)
+    if not frames:
+        raise ParameterError(
+            f"No {REFERENCE} in {reference_dir}: point --reference at a computed reference set."
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bsse = reference_counterpoise.corrections(reference_dir)
+    train_frames, held_frames = split(frames, settings.hold_out)
+    train_items, held_items = labels(train_frames, bsse), labels(held_frames, bsse)
+    offsets_path = out_dir / "offsets.json"
+    if offsets_path.exists():  # resuming: the same scale as before
+        offsets = json.loads(offsets_path.read_text())
+    else:
+        offsets = element_offsets(train_items, _base_predictions(settings, train_items))
+        atomic_write_text(offsets_path, json.dumps(offsets, indent=1))
+    log(f"{len(train_items)} training frames, {len(held_items)} held out; offsets {offsets}")
+    curve = train(settings, train_items, held_items, offsets, out_dir, max_minutes, log)
+    model_path = out_dir / "model.pth"
+
+    # held-out score: bulk, molecule and slab frames + the held-out adsorbate frames
+    keep = {f.info["config_id"] for f in held_frames} | {
+        f.info["config_id"] for f in frames if f.info.get("kind") != "adslab"
+    }
+    scored = [f for f in frames if f.info["config_id"] in keep]
+    scores = {}
+    for name, model in (("base", settings.base), ("finetuned", str(model_path))):
+        preds, seconds = evaluate(Candidate("sevennet", model), scored)
+        pairs = pairs_for(scored, preds, d3=True)
+        entry = {"raw_lcao": score(name, pairs).summary(), "seconds_per_frame": seconds}
+        if bsse:
+            entry["counterpoise"] = score(name, counterpoise_pairs(pairs, bsse)).summary()
+        scores[name] = entry
+    record = {
+        "model": str(model_path),
+        "model_sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
+        "base": CalculatorSpec("sevennet", "none", {"model": settings.base}).describe(),
+        "settings": {**asdict(settings), "hold_out": list(settings.hold_out)},
+        "data": {
+            "reference": str(reference_dir),
+            "sha256": data_hash(reference_dir),
+            "train_frames": len(train_items),
+            "held_out_frames": len(held_items),
+            "energy_labels": sum(1 for i in train_items if i.energy_weight > 0),
+            "counterpoise_labels": sum(1 for i in train_items if i.counterpoise),
+        },
+        "element_offsets_eV": offsets,
+        "curve": curve,
+        "kept_epoch": min(curve[1:] or curve, key=_held_key)["epoch"],
+        "held_out_scores": scores,
+        "provenance": provenance(),
+    }
+    atomic_write_text(out_dir / "finetune.json", json.dumps(record, indent=1, default=float))
+    return FinetuneResult(str(model_path), record)

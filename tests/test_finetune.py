@@ -1,0 +1,119 @@
+"""Fine-tuning on the reference set: labels, split, energy scale, and a real SevenNet epoch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import read, write
+
+from lis_dft.dft_workflows import finetune as ft
+from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, REFERENCE
+from lis_dft.errors import ParameterError
+
+
+def _frame(cid, family, kind, symbols, e_pbe):
+    n = len(Atoms(symbols))
+    a = Atoms(symbols, positions=np.arange(3 * n).reshape(-1, 3) * 1.5)
+    a.info.update({"config_id": cid, "family": family, "kind": kind, "energy_pbe": e_pbe})
+    a.arrays["forces_d3"] = np.full((len(a), 3), 0.1)
+    a.calc = SinglePointCalculator(a, energy=e_pbe - 1.0, forces=np.full((len(a), 3), 0.3))
+    return a
+
+
+def test_labels_correct_adsorbates_or_train_them_on_forces_only():
+    frames = [
+        _frame("slab/relaxed", "slab", "slab", "LiI", -5.0),
+        _frame("adslab/S8/a/frozen", "S8@x/a", "adslab", "LiIS", -9.0),
+        _frame("adslab/S8/b/frozen", "S8@x/b", "adslab", "LiIS", -9.5),
+    ]
+    labs = ft.labels(frames, {"adslab/S8/a/frozen": 0.8})
+    assert [lab.energy for lab in labs] == pytest.approx([-5.0, -8.2, -9.5])
+    assert [lab.energy_weight for lab in labs] == [1.0, 1.0, 0.0]  # raw LCAO E_A never taught
+    assert labs[1].counterpoise and not labs[2].counterpoise
+    assert labs[0].forces == pytest.approx(np.full((2, 3), 0.2))  # PBE part: D3 removed
+
+
+def test_families_are_held_out_whole_and_unknown_ones_refused():
+    frames = [
+        _frame("a1", "S8@x/a", "adslab", "S", -1.0),
+        _frame("a2", "S8@x/a", "adslab", "S", -1.0),
+        _frame("b1", "S8@x/b", "adslab", "S", -1.0),
+    ]
+    train, held = ft.split(frames, ("S8@x/a",))
+    assert [f.info["config_id"] for f in held] == ["a1", "a2"]
+    assert [f.info["config_id"] for f in train] == ["b1"]
+    with pytest.raises(ParameterError, match=r"S8@x/zz.*choose from"):
+        ft.split(frames, ("S8@x/zz",))
+    with pytest.raises(ParameterError, match="at least one"):
+        ft.split(frames, ())
+
+
+def test_element_offsets_recover_a_per_element_scale():
+    true = {"Li": -0.3, "S": 0.7}
+    frames = [
+        _frame(f"f{i}", "bulk", "bulk", sym, 0.0) for i, sym in enumerate(("Li2S", "LiS2", "Li3S"))
+    ]
+    labs = ft.labels(frames, {})
+    predicted = [-2.0, -3.0, -4.0]
+    for lab, p in zip(labs, predicted, strict=True):
+        lab.energy = p + sum(true[s] for s in lab.atoms.get_chemical_symbols())
+    got = ft.element_offsets(labs, predicted)
+    assert got == pytest.approx(true)
+    assert ft.shifted(labs[0], got) == pytest.approx(predicted[0])
+
+
+def test_settings_refuse_nonsense():
+    with pytest.raises(ParameterError, match="epochs"):
+        ft.FinetuneSettings(epochs=0)
+    with pytest.raises(ParameterError, match="lr"):
+        ft.FinetuneSettings(lr=5.0)
+
+
+def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
+    pytest.importorskip("sevenn")
+    from lis_dft.dft_workflows.calculators import build_calculator
+
+    keep = {
+        "bulk/Li/a1.00",
+        "bulk/S/a1.00",
+        "bulk/Li2S/a1.00",
+        "bulk/Li2S2/a1.00",
+        "bulk/LiI/a1.00",
+        "molecule/Li2S",
+        "molecule/I2",
+        "slab/relaxed",
+        "adslab/Li2S/bridge_I-Li-flat-r0/frozen",
+        "adslab/Li2S/top_I-flat-r0/frozen",
+    }
+    frames = [f for f in read(DEFAULT_DIR / REFERENCE, ":") if f.info["config_id"] in keep]
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    write(ref / REFERENCE, frames, format="extxyz")
+    (ref / "counterpoise.json").write_text(
+        json.dumps({"points": {"adslab/Li2S/top_I-flat-r0/frozen": {"bsse": 0.7}}})
+    )
+    settings = ft.FinetuneSettings(
+        epochs=1, lr=1e-6, hold_out=("Li2S@LiI_100/bridge_I-Li",), threads=1
+    )
+    res = ft.finetune(ref, tmp_path / "out", settings, log=lambda *_: None)
+    rec = json.loads((tmp_path / "out" / "finetune.json").read_text())
+    assert rec["data"]["held_out_frames"] == 1 and rec["data"]["train_frames"] == 9
+    assert rec["data"]["counterpoise_labels"] == 1 and "reference.extxyz" in rec["data"]["sha256"]
+    assert rec["base"]["model"].startswith("SevenNet-MF-0")
+    assert [c["epoch"] for c in rec["curve"]] == [0, 1]
+    scores = rec["held_out_scores"]
+    assert set(scores) == {"base", "finetuned"} and "counterpoise" in scores["base"]
+    # a tiny step: the held-out numbers barely move, and the weights load as a model
+    assert scores["finetuned"]["raw_lcao"]["ads_mae_eV"] == pytest.approx(
+        scores["base"]["raw_lcao"]["ads_mae_eV"], abs=0.05
+    )
+    atoms = frames[0].copy()
+    atoms.calc = build_calculator("sevennet", "none", model=res.model_path)
+    assert np.isfinite(atoms.get_potential_energy())
+    # resuming with the same epoch count does no new training
+    again = ft.finetune(ref, tmp_path / "out", settings, log=lambda *_: None)
+    assert len(again.record["curve"]) == 2
