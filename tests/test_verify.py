@@ -211,6 +211,34 @@ def test_verify_end_to_end_with_the_mock_as_reference(mock_run):
     assert ver2["timing"]["n_run"] == 0 and ver2["timing"]["n_skipped"] == ver["timing"]["n_jobs"]
 
 
+def test_max_configs_one_checks_the_reported_configuration(mock_run):
+    from lis_dft.dft_workflows.calculators import CalculatorSpec
+    from lis_dft.dft_workflows.verify import (
+        VerifySettings,
+        _rederived,
+        load_run,
+        verification_tasks,
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results, record, _ = load_run(mock_run)
+    _rederived(results, record)  # flags every relaxed configuration
+    configs = record["adsorbates"]["Li2S"]["configs"]
+    reported = best_config(configs)
+    reported.update(intact=True, surface_intact=True)
+    torn = {**reported, "id": "torn", "energy": reported["energy"] - 5.0, "surface_intact": False}
+    configs.append(torn)  # lower in energy, but the surface under it is torn
+    settings = VerifySettings(
+        dft=CalculatorSpec("mock"), model=ReducedModel((2, 2), (1, 1)), max_configs=1
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tasks = verification_tasks(record, settings)
+    checked = [t.config_id for t in tasks if t.kind == "adslab" and t.adsorbate == "Li2S"]
+    assert checked == [reported["id"]]
+
+
 def test_verify_refuses_a_folder_that_is_not_a_run(tmp_path):
     result = runner.invoke(app, ["verify", str(tmp_path)])
     assert result.exit_code == 2

@@ -179,6 +179,8 @@ def _structure(r: dict[str, Any]) -> Structure:
 
 def verification_tasks(record: dict[str, Any], settings: VerifySettings) -> list[Task]:
     """Every geometry ``verify`` evaluates, with deterministic keys."""
+    from lis_dft.analysis.energetics import best_config
+
     tasks: list[Task] = []
     if settings.bulk:
         for name in BULK_REFERENCES:
@@ -199,7 +201,10 @@ def verification_tasks(record: dict[str, Any], settings: VerifySettings) -> list
             Task(f"molecule/{ads}", "molecule", _structure(record["molecules"][ads]), adsorbate=ads)
         )
         relaxed = [c for c in data["configs"] if c.get("relaxed") and c.get("structure")]
-        relaxed.sort(key=lambda c: c["energy"])
+        # the configuration the run reports (lowest with adsorbate and surface intact)
+        # first, then the rest by energy: --max-configs 1 checks what the user reads
+        reported = best_config(relaxed)
+        relaxed.sort(key=lambda c: (c is not reported, c["energy"]))
         seen: set[str] = set()
         chosen = []
         for c in relaxed:
