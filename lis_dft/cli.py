@@ -828,6 +828,26 @@ def potentials_compare(
     typer.echo(f"Written: {(out or DEFAULT_OUT) / 'comparison.json'}, COMPARISON.md")
 
 
+@potentials_app.command("ship")
+@friendly_errors
+def potentials_ship(
+    finetune_dir: Annotated[
+        Path, typer.Argument(help="Folder of a finished 'lis-dft finetune' run.")
+    ],
+    name: Annotated[str, typer.Option(help="Model name users give as --model NAME.")],
+    description: Annotated[
+        str | None, typer.Option(help="One line for 'lis-dft potentials list'.")
+    ] = None,
+) -> None:
+    """Put fine-tuned weights into the package (lis_dft/models): --model NAME, offline."""
+    from lis_dft.dft_workflows.finetune import ship
+
+    dest = ship(finetune_dir, name, description)
+    typer.echo(
+        f"Shipped {dest} and {dest.with_suffix('.json').name}; select it with --model {name}."
+    )
+
+
 @app.command()
 @friendly_errors
 def finetune(
@@ -841,6 +861,14 @@ def finetune(
     epochs: Annotated[int, typer.Option(help="Training epochs.", min=1)] = 20,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
     batch_size: Annotated[int, typer.Option(help="Frames per batch.", min=1)] = 2,
+    force_weight: Annotated[
+        float | None,
+        typer.Option(
+            help="Weight of the force loss against the per-atom energy loss (default: "
+            "FinetuneSettings.force_weight, see docs/methods.md).",
+            min=0.0,
+        ),
+    ] = None,
     hold_out: Annotated[
         list[str] | None,
         typer.Option(
@@ -854,17 +882,19 @@ def finetune(
     ] = None,
 ) -> None:
     """Fine-tune a SevenNet model on the DFT reference set (held-out families validate)."""
+    from lis_dft.dft_workflows.calculators import _sevennet_modalities
     from lis_dft.dft_workflows.finetune import DEFAULT_HOLD_OUT, FinetuneSettings
     from lis_dft.dft_workflows.finetune import finetune as run_finetune
     from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
 
-    modal = "PBE" if base == "7net-mf-0" or Path(base).is_file() else None
+    modal = "PBE" if "PBE" in _sevennet_modalities(base) else None
     settings = FinetuneSettings(
         base=base,
         modal=modal,
         epochs=epochs,
         lr=lr,
         batch_size=batch_size,
+        **({} if force_weight is None else {"force_weight": force_weight}),
         hold_out=tuple(hold_out) if hold_out else DEFAULT_HOLD_OUT,
         threads=threads,
     )

@@ -66,11 +66,37 @@ def test_element_offsets_recover_a_per_element_scale():
     assert ft.shifted(labs[0], got) == pytest.approx(predicted[0])
 
 
+def test_adsorption_triples_pair_each_labelled_complex_with_its_slab_and_molecule():
+    frames = [
+        _frame("slab/relaxed", "slab", "slab", "LiI", -5.0),
+        _frame("molecule/S8", "molecule/S8", "molecule", "S", -1.0),
+        _frame("adslab/S8/a/frozen", "S8@x/a", "adslab", "LiIS", -9.0),
+        _frame("adslab/S8/b/frozen", "S8@x/b", "adslab", "LiIS", -9.5),  # no label
+        _frame("adslab/Li2S/c/frozen", "Li2S@x/c", "adslab", "LiIS", -9.5),  # no molecule
+    ]
+    labs = ft.labels(frames, {c: 0.5 for c in ("adslab/S8/a/frozen", "adslab/Li2S/c/frozen")})
+    assert ft.adsorption_triples(labs, range(len(labs))) == [(2, 0, 1)]
+    assert ft.adsorption_triples(labs, [3, 4]) == []
+
+
+def test_size_weighting_counts_total_energies_of_non_bulk_frames():
+    frames = [
+        _frame("bulk/Li/a1.00", "bulk/Li", "bulk", "Li6", -5.0),
+        _frame("slab/relaxed", "slab", "slab", "Li6", -5.0),
+    ]
+    labs = ft.labels(frames, {}, size_weighting=True)
+    assert [lab.energy_weight for lab in labs] == [1.0, 4.0]
+
+
 def test_settings_refuse_nonsense():
     with pytest.raises(ParameterError, match="epochs"):
         ft.FinetuneSettings(epochs=0)
     with pytest.raises(ParameterError, match="lr"):
         ft.FinetuneSettings(lr=5.0)
+    with pytest.raises(ParameterError, match="adsorption-weight"):
+        ft.FinetuneSettings(adsorption_weight=-1.0)
+    with pytest.raises(ParameterError, match="loss"):
+        ft.FinetuneSettings(loss="l1")
 
 
 def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
@@ -105,6 +131,8 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
     assert rec["data"]["counterpoise_labels"] == 1 and "reference.extxyz" in rec["data"]["sha256"]
     assert rec["base"]["model"].startswith("SevenNet-MF-0")
     assert [c["epoch"] for c in rec["curve"]] == [0, 1]
+    # the one labelled training complex (top_I) was trained on its adsorption energy
+    assert rec["curve"][1]["train_ads_rmse_eV"] > 0
     scores = rec["held_out_scores"]
     assert set(scores) == {"base", "finetuned"} and "counterpoise" in scores["base"]
     # a tiny step: the held-out numbers barely move, and the weights load as a model
@@ -117,3 +145,26 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
     # resuming with the same epoch count does no new training
     again = ft.finetune(ref, tmp_path / "out", settings, log=lambda *_: None)
     assert len(again.record["curve"]) == 2
+    # shipping it: lean weights + record in a models folder, loadable by name
+    from lis_dft.models import shipped_models
+
+    models = tmp_path / "models"
+    dest = ft.ship(tmp_path / "out", "test-ft", "a test model", models_dir=models)
+    shipped = shipped_models(models)["test-ft"]
+    assert shipped.base == "7net-mf-0" and shipped.description == "a test model"
+    prov = shipped.provenance()
+    assert prov["held_out_families"] == ["Li2S@LiI_100/bridge_I-Li"]
+    assert prov["data_sha256"] == rec["data"]["sha256"]
+    assert dest.stat().st_size < (tmp_path / "out" / "model.pth").stat().st_size  # no optimizer
+    atoms.calc = build_calculator("sevennet", "none", model=str(dest))
+    e_lean = atoms.get_potential_energy()
+    atoms.calc = build_calculator("sevennet", "none", model=res.model_path)
+    assert e_lean == pytest.approx(atoms.get_potential_energy(), abs=1e-6)
+    # a tampered weights file is refused, so is a bad name or an unfinished run
+    dest.write_bytes(dest.read_bytes() + b"x")
+    with pytest.raises(Exception, match="does not match its record"):
+        shipped.provenance()
+    with pytest.raises(ParameterError, match="Model name"):
+        ft.ship(tmp_path / "out", "../evil", models_dir=models)
+    with pytest.raises(ParameterError, match=r"no finetune\.json"):
+        ft.ship(tmp_path / "nothing", "x", models_dir=models)

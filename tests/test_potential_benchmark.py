@@ -156,3 +156,15 @@ def test_rank_puts_the_right_minimum_first():
     # 'wrong' has the smaller sound-frame error (0) but the wrong lowest configuration
     assert wrong.ads_mae_sound_eV < right.ads_mae_sound_eV
     assert rank({"w": wrong, "r": right}) == ["r", "w"]
+
+
+def test_surface_excess_sees_a_slab_that_drifts_from_bulk():
+    pairs = [
+        _pair("bulk/LiI/a1.00", "bulk", "Li1I1", 2, -6.0, family="bulk/LiI"),
+        _pair("slab/relaxed", "slab", "Li32I32", 64, -32 * 6.0 + 1.5, family="slab"),
+    ]
+    s = score("same", pairs)
+    assert s.surface["slab/relaxed"]["dft_eV"] == pytest.approx(1.5)
+    assert s.summary()["surface_excess_error_eV"] == pytest.approx(0, abs=1e-9)
+    pairs[1].e_pot -= 0.8  # the slab alone moves: E_A cannot see it, this does
+    assert score("drift", pairs).summary()["surface_excess_error_eV"] == pytest.approx(-0.8)

@@ -20,6 +20,10 @@ same geometry. :func:`score` turns the pairs of one potential into a
   alpha-S and I2; the Li2S2 height above the S-Li2S tie line; the lattice scale factor
   at the minimum of a parabola through the -2/0/+2 % E(V) points (None where DFT's
   curve has no minimum inside, e.g. alpha-S with LCAO dzp).
+- **Surface**: the clean slab's energy above bulk LiI with the same atoms,
+  E(slab) - N_fu E(LiI)/fu (eV per slab, both faces), by both methods. Adsorption
+  energies do not see it; a potential whose slab and bulk drift apart (a fine-tune that
+  fits adsorption energies alone, say) does.
 - **Forces**: mean absolute error per component, per kind.
 
 Raw LCAO DFT adsorption energies carry basis-set superposition (0.6-0.8 eV for Li2S and
@@ -114,6 +118,7 @@ class PotentialScore:
     lattice: dict[str, dict[str, float | None]] = field(default_factory=dict)
     force_mae: dict[str, float] = field(default_factory=dict)
     ring_opening: dict[str, dict[str, float]] = field(default_factory=dict)
+    surface: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def _errors(self, sound_only: bool) -> np.ndarray:
         """E_A errors of every frame, or of the relaxed frames with everything intact."""
@@ -195,6 +200,7 @@ class PotentialScore:
             "li2s2_above_tie_line_eV_per_atom": self.tie_line.get("mlip"),
             "lattice_max_error_pct": self.lattice_max_error_pct,
             "force_mae_eV_per_A": self.force_mae.get("all"),
+            "surface_excess_error_eV": (self.surface.get("slab/relaxed") or {}).get("error_eV"),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -210,6 +216,7 @@ class PotentialScore:
             "lattice": self.lattice,
             "force_mae": self.force_mae,
             "ring_opening": self.ring_opening,
+            "surface": self.surface,
         }
 
 
@@ -343,6 +350,21 @@ def ring_opening(pairs: dict[str, FramePair]) -> dict[str, dict[str, float]]:
     return out
 
 
+def surface_excess(pairs: dict[str, FramePair]) -> dict[str, dict[str, float]]:
+    """E(slab) - N_fu E(bulk LiI per f.u.) of each clean slab frame, both methods (eV)."""
+    bulk = pairs.get("bulk/LiI/a1.00")
+    out: dict[str, dict[str, float]] = {}
+    if bulk is None:
+        return out
+    per_atom = {"dft": bulk.e_dft / bulk.n_atoms, "pot": bulk.e_pot / bulk.n_atoms}
+    for p in pairs.values():
+        if p.kind == "slab":
+            d = p.e_dft - p.n_atoms * per_atom["dft"]
+            m = p.e_pot - p.n_atoms * per_atom["pot"]
+            out[p.config_id] = {"dft_eV": d, "potential_eV": m, "error_eV": m - d}
+    return out
+
+
 def score(label: str, pairs: list[FramePair]) -> PotentialScore:
     """Every metric of one potential against DFT over the frames both have."""
     by_id = {p.config_id: p for p in pairs}
@@ -357,4 +379,5 @@ def score(label: str, pairs: list[FramePair]) -> PotentialScore:
         lattice=lattice(by_id),
         force_mae=force_mae(by_id),
         ring_opening=ring_opening(by_id),
+        surface=surface_excess(by_id),
     )

@@ -38,6 +38,7 @@ from typing import Any
 from ase.calculators.calculator import Calculator
 
 from lis_dft.errors import CalculatorError
+from lis_dft.models import models_for, resolve, shipped_models
 
 D3_CHOICES = ("auto", "zero", "bj", "none")
 #: The default potential, chosen by agreement with the DFT reference set (docs/methods.md,
@@ -184,8 +185,10 @@ class CalculatorSpec:
             "kwargs": dict(self.kwargs),
             "is_mock": self.name == "mock",
         }
-        model = self.kwargs.get("model")
-        if model and backend.model_is_path and model not in backend.models:
+        model = self.kwargs.get("model") or backend.default_model
+        if model in shipped_models():  # fine-tuned weights shipped with lis-dft
+            out["model_file"] = shipped_models()[model].provenance()
+        elif model and backend.model_is_path and model not in backend.models:
             out["model_file"] = _model_file_record(Path(model))
         if self.name == "gpaw":  # every setting, defaults included
             from lis_dft.dft_workflows.gpaw_calc import GpawSettings
@@ -257,6 +260,7 @@ def _chgnet_model(model: str = "0.3.0"):
 def _sevennet_calculator(model: str = "7net-mf-0", modal: str | None = None):
     from sevenn.calculator import SevenNetCalculator
 
+    model = resolve(model)  # a shipped fine-tuned model's name -> its weights file
     if modal is None and _sevennet_modalities(model):
         modal = "PBE"  # the fidelity of the paper's Hamiltonian (7net-mf-0, fine-tuned MF-0)
     return SevenNetCalculator(model, device="cpu", modal=modal)
@@ -266,6 +270,7 @@ def _sevennet_modalities(model: str) -> list[str]:
     """Fidelities of a multi-fidelity SevenNet model or checkpoint (empty for single)."""
     if model == "7net-mf-0":
         return ["R2SCAN", "PBE"]
+    model = resolve(model)
     if not Path(model).is_file():
         return []
     from sevenn.util import load_checkpoint
@@ -350,6 +355,7 @@ BACKENDS: dict[str, Backend] = {
                 "7net-0": "SevenNet-0 (7net-0, MPtrj, PBE/PBE+U)",
                 "7net-l3i5": "SevenNet-l3i5 (MPtrj, PBE/PBE+U, l_max 3)",
                 "7net-mf-0": "SevenNet-MF-0 (multi-fidelity MPtrj + r2SCAN, PBE head)",
+                **models_for("sevennet"),
             },
             "7net-mf-0",
             model_is_path=True,

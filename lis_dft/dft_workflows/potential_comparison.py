@@ -262,8 +262,8 @@ def headline_table(result: dict[str, Any]) -> list[str]:
         "| potential | E_A MAE, sound (eV) | E_A mean err, sound | E_A MAE, all | "
         "E_A max, all | rel. E MAE (eV) | same lowest | artifacts bound | "
         "E_f MAE (eV/atom) | Li2S2 vs tie line (eV/atom) | lattice max err (%) | "
-        "force MAE (eV/Å) | s/frame |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "force MAE (eV/Å) | slab − bulk err (eV) | s/frame |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label in result["ranking"]:
         r = result["potentials"][label]
@@ -275,7 +275,8 @@ def headline_table(result: dict[str, Any]) -> list[str]:
             f"| {_f(s['formation_mae_eV_per_atom'], '{:.3f}')} "
             f"| {_f(s['li2s2_above_tie_line_eV_per_atom'], '{:+.3f}')} "
             f"| {_f(s['lattice_max_error_pct'], '{:.1f}')} "
-            f"| {_f(s['force_mae_eV_per_A'], '{:.3f}')} | {r['seconds_per_frame']:.2f} |"
+            f"| {_f(s['force_mae_eV_per_A'], '{:.3f}')} "
+            f"| {_f(s.get('surface_excess_error_eV'), '{:+.2f}')} | {r['seconds_per_frame']:.2f} |"
         )
     return lines
 
@@ -350,7 +351,9 @@ def markdown(result: dict[str, Any]) -> str:
         "whose lowest relaxed frame is the same by both methods; *artifacts bound* = frames "
         "DFT finds unbound (E_A > 0) that the potential binds; E_f at the experimental cells "
         "against bcc Li, alpha-S and I2; lattice from a parabola through −2/0/+2 % cells "
-        "(phases where DFT's curve has a minimum); *s/frame* = median wall seconds of one "
+        "(phases where DFT's curve has a minimum); *slab − bulk* = error of the relaxed clean "
+        "slab's energy above bulk LiI with the same atoms (surface energy, both faces); "
+        "*s/frame* = median wall seconds of one "
         "bare-potential call (energy + forces, D3 not included) on 2 cores.",
         "",
         "## Lowest relaxed configuration per adsorbate",

@@ -1,0 +1,108 @@
+"""Fine-tuned potentials shipped inside the lis-dft package.
+
+Each shipped model is a pair of files in this folder:
+
+- ``NAME.pth``: the weights, a SevenNet checkpoint without optimizer state, as written by
+  :func:`lis_dft.dft_workflows.finetune.ship`;
+- ``NAME.json``: its training record (``finetune.json`` of the run that made it: base
+  model, sha256 of the reference data, split, offsets, settings, learning curve, held-out
+  scores of base and fine-tuned model) plus the sha256 of ``NAME.pth``.
+
+The registry is the folder: every ``NAME.json`` with its ``NAME.pth`` is a model of its
+backend (``lis-dft potentials list``), selectable as ``--model NAME``, evaluated by
+``lis-dft potentials compare`` and loaded offline like the foundation models whose weights
+ship in their wheels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lis_dft.errors import CalculatorError
+
+MODELS_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """A fine-tuned model in :data:`MODELS_DIR`."""
+
+    name: str
+    backend: str
+    base: str
+    description: str
+    folder: Path = MODELS_DIR
+
+    @property
+    def path(self) -> Path:
+        """The weights file."""
+        return self.folder / f"{self.name}.pth"
+
+    @property
+    def record_path(self) -> Path:
+        """The training record."""
+        return self.folder / f"{self.name}.json"
+
+    def record(self) -> dict[str, Any]:
+        """The full training record (finetune.json of the run that made it)."""
+        return json.loads(self.record_path.read_text())
+
+    def provenance(self) -> dict[str, Any]:
+        """What a result needs to say about these weights: file, hash, base, data, scores."""
+        rec = self.record()
+        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        if digest != rec.get("weights_sha256"):
+            raise CalculatorError(
+                f"{self.path} does not match its record {self.record_path.name} "
+                f"(sha256 {digest[:12]} vs {str(rec.get('weights_sha256'))[:12]}): "
+                "reinstall lis-dft."
+            )
+        return {
+            "shipped_model": self.name,
+            "weights_sha256": digest,
+            "base": rec["base"],
+            "data_sha256": rec["data"]["sha256"],
+            "held_out_families": rec["settings"]["hold_out"],
+            "kept_epoch": rec["kept_epoch"],
+            "held_out_scores": {
+                k: v.get("counterpoise", v.get("raw_lcao"))
+                for k, v in rec["held_out_scores"].items()
+            },
+        }
+
+
+@cache
+def shipped_models(folder: Path = MODELS_DIR) -> dict[str, ShippedModel]:
+    """Every model in ``folder`` (default :data:`MODELS_DIR`): name -> ShippedModel."""
+    out = {}
+    for rec_path in sorted(Path(folder).glob("*.json")):
+        name = rec_path.stem
+        if not (Path(folder) / f"{name}.pth").is_file():
+            continue
+        rec = json.loads(rec_path.read_text())
+        out[name] = ShippedModel(
+            name=name,
+            backend=rec.get("backend", "sevennet"),
+            base=rec["settings"]["base"],
+            description=rec.get(
+                "description", f"{rec['settings']['base']} fine-tuned on the lis-dft reference set"
+            ),
+            folder=Path(folder),
+        )
+    return out
+
+
+def models_for(backend: str) -> dict[str, str]:
+    """Shipped model name -> description, for one backend."""
+    return {m.name: m.description for m in shipped_models().values() if m.backend == backend}
+
+
+def resolve(model: str | None) -> str | None:
+    """The weights path of a shipped model name; anything else unchanged."""
+    m = shipped_models().get(model) if model else None
+    return str(m.path) if m else model
