@@ -79,6 +79,40 @@ def test_adsorption_triples_pair_each_labelled_complex_with_its_slab_and_molecul
     assert ft.adsorption_triples(labs, [3, 4]) == []
 
 
+def test_difference_terms_are_the_studys_energy_differences():
+    frames = [
+        _frame("bulk/Li/a1.00", "bulk/Li", "bulk", "Li", -1.9),
+        _frame("bulk/S/a1.00", "bulk/S", "bulk", "S4", -16.4),
+        _frame("bulk/S/a1.02", "bulk/S", "bulk", "S4", -16.3),
+        _frame("bulk/Li2S/a1.00", "bulk/Li2S", "bulk", "Li2S", -12.0),
+        _frame("bulk/Li2S/a1.02", "bulk/Li2S", "bulk", "Li2S", -11.9),
+        _frame("bulk/LiI/a1.00", "bulk/LiI", "bulk", "LiI", -6.0),
+        _frame("molecule/I2", "molecule/I2", "molecule", "I2", -3.0),
+        _frame("slab/relaxed", "slab", "slab", "Li4I4", -23.0),
+        _frame("molecule/Li2S", "molecule/Li2S", "molecule", "Li2S", -10.0),
+        _frame("adslab/Li2S/a/frozen", "Li2S@x/a", "adslab", "Li6I4S", -34.0),
+    ]
+    labs = ft.labels(frames, {"adslab/Li2S/a/frozen": 0.5})
+    terms = {t.name: t for t in ft.difference_terms(labs, range(len(labs)))}
+    assert set(terms) == {
+        "E_A adslab/Li2S/a/frozen",
+        "surface slab/relaxed",
+        "formation bulk/Li2S/a1.00",
+        "formation bulk/LiI/a1.00",
+        "E(V) bulk/Li2S/a1.02",  # alpha-S E(V) is not trained (no LCAO minimum)
+    }
+
+    def value(name):
+        t = terms[name]
+        return sum(c * labs[i].energy for c, i in zip(t.coefficients, t.frames, strict=True))
+
+    assert value("E_A adslab/Li2S/a/frozen") == pytest.approx(-34.0 + 0.5 + 23.0 + 10.0)
+    assert value("surface slab/relaxed") == pytest.approx(-23.0 + 4 * 6.0)
+    # per 3 atoms: (E(Li2S) - 2 E(Li) - E(S4)/4) for a 3-atom cell
+    assert value("formation bulk/Li2S/a1.00") == pytest.approx(-12.0 + 3.8 + 4.1)
+    assert value("formation bulk/LiI/a1.00") == pytest.approx(1.5 * (-6.0 + 1.9 + 1.5))
+
+
 def test_size_weighting_counts_total_energies_of_non_bulk_frames():
     frames = [
         _frame("bulk/Li/a1.00", "bulk/Li", "bulk", "Li6", -5.0),
@@ -93,8 +127,8 @@ def test_settings_refuse_nonsense():
         ft.FinetuneSettings(epochs=0)
     with pytest.raises(ParameterError, match="lr"):
         ft.FinetuneSettings(lr=5.0)
-    with pytest.raises(ParameterError, match="adsorption-weight"):
-        ft.FinetuneSettings(adsorption_weight=-1.0)
+    with pytest.raises(ParameterError, match="difference-weight"):
+        ft.FinetuneSettings(difference_weight=-1.0)
     with pytest.raises(ParameterError, match="loss"):
         ft.FinetuneSettings(loss="l1")
 
@@ -132,7 +166,7 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
     assert rec["base"]["model"].startswith("SevenNet-MF-0")
     assert [c["epoch"] for c in rec["curve"]] == [0, 1]
     # the one labelled training complex (top_I) was trained on its adsorption energy
-    assert rec["curve"][1]["train_ads_rmse_eV"] > 0
+    assert rec["curve"][1]["train_difference_rmse_eV"] > 0
     scores = rec["held_out_scores"]
     assert set(scores) == {"base", "finetuned"} and "counterpoise" in scores["base"]
     # a tiny step: the held-out numbers barely move, and the weights load as a model
