@@ -649,7 +649,18 @@ def finetune(
             f"No {REFERENCE} in {reference_dir}: point --reference at a computed reference set."
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    bsse = reference_counterpoise.corrections(reference_dir)
+    # the labels are fixed when training starts: a resumed run trains on the same data
+    # even if counterpoise.json has grown since (held-out scoring uses the newest)
+    data_path = out_dir / "training_data.json"
+    if data_path.exists():
+        training_data = json.loads(data_path.read_text())
+    else:
+        training_data = {
+            "sha256": data_hash(reference_dir),
+            "bsse_eV": reference_counterpoise.corrections(reference_dir),
+        }
+        atomic_write_text(data_path, json.dumps(training_data, indent=1))
+    bsse = training_data["bsse_eV"]
     train_frames, held_frames = split(frames, settings.hold_out)
     train_items = labels(train_frames, bsse, settings.size_weighting)
     held_items = labels(held_frames, bsse, settings.size_weighting)
@@ -668,13 +679,20 @@ def finetune(
         f.info["config_id"] for f in frames if f.info.get("kind") != "adslab"
     }
     scored = [f for f in frames if f.info["config_id"] in keep]
+    scoring_bsse = reference_counterpoise.corrections(reference_dir)
     scores = {}
     for name, model in (("base", settings.base), ("finetuned", str(model_path))):
         preds, seconds = evaluate(Candidate("sevennet", model), scored)
         pairs = pairs_for(scored, preds, d3=True)
-        entry = {"raw_lcao": score(name, pairs).summary(), "seconds_per_frame": seconds}
-        if bsse:
-            entry["counterpoise"] = score(name, counterpoise_pairs(pairs, bsse)).summary()
+        raw = score(name, pairs)
+        entry = {"raw_lcao": raw.summary(), "seconds_per_frame": seconds}
+        if scoring_bsse:
+            cp = score(name, counterpoise_pairs(pairs, scoring_bsse))
+            entry["counterpoise"] = cp.summary()
+            entry["points"] = [{**asdict(p), "error_eV": p.error_eV} for p in cp.adsorption]
+            entry["formation"] = cp.formation
+            entry["lattice"] = cp.lattice
+            entry["surface"] = cp.surface
         scores[name] = entry
     record = {
         "model": str(model_path),
@@ -683,7 +701,8 @@ def finetune(
         "settings": {**asdict(settings), "hold_out": list(settings.hold_out)},
         "data": {
             "reference": str(reference_dir),
-            "sha256": data_hash(reference_dir),
+            "sha256": training_data["sha256"],
+            "scored_with_counterpoise_sha256": data_hash(reference_dir).get("counterpoise.json"),
             "train_frames": len(train_items),
             "held_out_frames": len(held_items),
             "energy_labels": sum(1 for i in train_items if i.energy_weight > 0),

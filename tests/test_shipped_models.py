@@ -1,0 +1,62 @@
+"""Fine-tuned models shipped in lis_dft/models: intact, documented, loadable offline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ase.io import read
+
+from lis_dft.dft_workflows.calculators import BACKENDS, CalculatorSpec, build_calculator
+from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, REFERENCE
+from lis_dft.models import MODELS_DIR, shipped_models
+
+SHIPPED = sorted(shipped_models())
+
+
+def test_every_model_file_has_its_record():
+    pth = {p.stem for p in MODELS_DIR.glob("*.pth")}
+    rec = {p.stem for p in MODELS_DIR.glob("*.json")}
+    assert pth == rec == set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_is_registered_with_provenance(name):
+    model = shipped_models()[name]
+    assert name in BACKENDS[model.backend].models
+    prov = model.provenance()  # also checks the weights' sha256 against the record
+    assert prov["base"]["model"] and prov["data_sha256"]["reference.extxyz"]
+    assert prov["held_out_families"]
+    scores = prov["held_out_scores"]
+    assert {"base", "finetuned"} <= set(scores)
+    record = model.record()
+    assert record["data"]["counterpoise_labels"] > 0  # adsorption trained on corrected DFT
+    described = CalculatorSpec(model.backend, "zero", {"model": name}).describe()
+    assert described["model_file"]["weights_sha256"] == prov["weights_sha256"]
+
+
+@pytest.mark.mlip
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_reproduces_its_recorded_held_out_score(name):
+    """The weights in the package are the ones that were scored (same held-out E_A)."""
+    pytest.importorskip("sevenn")
+    model = shipped_models()[name]
+    record = model.record()
+    frames = {f.info["config_id"]: f for f in read(DEFAULT_DIR / REFERENCE, ":")}
+    if record["data"]["sha256"].get("reference.extxyz") is None:
+        pytest.fail("record without the reference data hash")
+    calc = build_calculator(model.backend, "none", model=name)
+    point = next(
+        p
+        for p in record["held_out_scores"]["finetuned"]["points"]
+        if p["config_id"] in frames
+    )
+    ids = (point["config_id"], "slab/relaxed", f"molecule/{point['adsorbate']}")
+    energies = []
+    for cid in ids:
+        atoms = frames[cid].copy()
+        atoms.calc = calc
+        energies.append(atoms.get_potential_energy() + frames[cid].info["energy_d3"])
+    e_a = energies[0] - energies[1] - energies[2]
+    assert np.isclose(e_a, point["potential_eV"], atol=1e-3), json.dumps(point)
