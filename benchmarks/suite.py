@@ -434,6 +434,7 @@ def _potentials_section() -> list[str]:
     from lis_dft.dft_workflows.potential_comparison import (
         DEFAULT_OUT,
         counterpoise_table,
+        finetuned_notes,
         headline_table,
     )
 
@@ -453,6 +454,7 @@ def _potentials_section() -> list[str]:
         *headline_table(result),
         "",
         *counterpoise_table(result),
+        *finetuned_notes(result),
         "",
     ]
 

@@ -60,3 +60,16 @@ def test_shipped_model_reproduces_its_recorded_held_out_score(name):
         energies.append(atoms.get_potential_energy() + frames[cid].info["energy_d3"])
     e_a = energies[0] - energies[1] - energies[2]
     assert np.isclose(e_a, point["potential_eV"], atol=1e-3), json.dumps(point)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_comparison_pages_say_a_shipped_model_was_trained_on_the_set(name):
+    from lis_dft.dft_workflows.potential_comparison import finetuned_notes, held_out_table
+
+    table = "\n".join(held_out_table(name))
+    assert "≤ 0.10" in table and "held-out frame" in table
+    for p in shipped_models()[name].record()["held_out_scores"]["finetuned"]["points"]:
+        assert p["config_id"] in table
+    notes = "\n".join(finetuned_notes({"ranking": [f"sevennet/{name}+D3(zero)"]}))
+    assert f"{name} was trained on this set" in notes
+    assert finetuned_notes({"ranking": ["sevennet/7net-mf-0+D3(zero)"]}) == []

@@ -315,6 +315,116 @@ def counterpoise_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def finetuned_notes(result: dict[str, Any]) -> list[str]:
+    """A warning per fine-tuned model compared: its rows are largely in-sample."""
+    from lis_dft.models import shipped_models
+
+    out = []
+    for name, model in shipped_models().items():
+        labels = [lab for lab in result["ranking"] if lab.split("+")[0].endswith("/" + name)]
+        if not labels:
+            continue
+        rec = model.record()
+        held = rec["held_out_scores"]["finetuned"].get("counterpoise") or {}
+        base = rec["held_out_scores"]["base"].get("counterpoise") or {}
+        out += [
+            "",
+            f"**{name} was trained on this set** (all but the held-out families "
+            f"{', '.join(rec['settings']['hold_out'])}): its rows above are mostly "
+            "in-sample. On the held-out families, counterpoise footing, + D3(zero): E_A MAE "
+            f"{_f(held.get('ads_mae_eV'))} eV, largest {_f(held.get('ads_max_eV'))} eV "
+            f"(base {rec['settings']['base']}: {_f(base.get('ads_mae_eV'))} / "
+            f"{_f(base.get('ads_max_eV'))} eV); `lis_dft/models/{name}.json`.",
+            "",
+            *held_out_table(name),
+        ]
+    return out
+
+
+def held_out_table(name: str) -> list[str]:
+    """Base vs fine-tuned on a shipped model's held-out families, against the targets."""
+    from lis_dft.models import shipped_models
+
+    rec = shipped_models()[name].record()
+    sc = rec["held_out_scores"]
+    base, ft = sc["base"]["counterpoise"], sc["finetuned"]["counterpoise"]
+
+    def ef(entry: dict[str, Any]) -> str:
+        return " / ".join(
+            _f(v.get("error_eV_per_atom"), "{:+.3f}") for v in entry["formation"].values()
+        )
+
+    def lat(entry: dict[str, Any]) -> str:
+        return " / ".join(
+            f"{k} {_f(v['error_pct'], '{:+.2f}')}"
+            for k, v in entry["lattice"].items()
+            if v["error_pct"] is not None
+        )
+
+    rows = [
+        ("E_A MAE (eV)", _f(base["ads_mae_eV"]), _f(ft["ads_mae_eV"]), "≤ 0.10"),
+        ("E_A largest error (eV)", _f(base["ads_max_eV"]), _f(ft["ads_max_eV"]), "≤ 0.25"),
+        (
+            "E_A mean error (eV)",
+            _f(base["ads_mean_error_sound_eV"], "{:+.2f}"),
+            _f(ft["ads_mean_error_sound_eV"], "{:+.2f}"),
+            "",
+        ),
+        (
+            "DFT-unbound frames bound",
+            str(base["artifacts_stabilised"]),
+            str(ft["artifacts_stabilised"]),
+            "0",
+        ),
+        (
+            f"E_f error, {' / '.join(sc['base']['formation'])} (eV/atom)",
+            ef(sc["base"]),
+            ef(sc["finetuned"]),
+            "≤ 0.03",
+        ),
+        (
+            "Li2S2 above the S–Li2S tie line (eV/atom)",
+            _f(base["li2s2_above_tie_line_eV_per_atom"], "{:+.3f}"),
+            _f(ft["li2s2_above_tie_line_eV_per_atom"], "{:+.3f}"),
+            "> 0",
+        ),
+        ("lattice error (%)", lat(sc["base"]), lat(sc["finetuned"]), "≤ 1"),
+        (
+            "slab above bulk LiI, error (eV)",
+            _f(base.get("surface_excess_error_eV"), "{:+.2f}"),
+            _f(ft.get("surface_excess_error_eV"), "{:+.2f}"),
+            "",
+        ),
+        (
+            "force MAE (eV/Å)",
+            _f(base["force_mae_eV_per_A"], "{:.3f}"),
+            _f(ft["force_mae_eV_per_A"], "{:.3f}"),
+            "",
+        ),
+    ]
+    lines = [
+        f"Held-out families of `{name}` ({', '.join(rec['settings']['hold_out'])}; "
+        f"{len(sc['finetuned']['points'])} counterpoise-corrected adsorbate frames, + D3(zero) "
+        f"against GPAW PBE + D3(zero); bulk, molecule and slab frames are training frames). "
+        f"Epoch {rec['kept_epoch']} of {len(rec['curve']) - 1} kept.",
+        "",
+        f"| | {rec['settings']['base']} (base) | {name} | target |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        "",
+        "| held-out frame | DFT E_A (eV) | base | fine-tuned |",
+        "|---|---|---|---|",
+    ]
+    base_pts = {p["config_id"]: p for p in sc["base"]["points"]}
+    for p in sc["finetuned"]["points"]:
+        b = base_pts.get(p["config_id"], {})
+        lines.append(
+            f"| {p['config_id']} | {p['dft_eV']:+.2f} | {_f(b.get('potential_eV'), '{:+.2f}')} "
+            f"| {p['potential_eV']:+.2f} |"
+        )
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The comparison as a markdown page (headline table, then per-adsorbate details)."""
     ref = result["reference"]
@@ -338,6 +448,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         *counterpoise_table(result),
     ]
+    lines += finetuned_notes(result)
     tie = ref["dft_li2s2_above_tie_line_eV_per_atom"]
     ef = ", ".join(f"{k} {_f(v, '{:.3f}')}" for k, v in ref["dft_formation_eV_per_atom"].items())
     lines += [
