@@ -5,8 +5,9 @@ name       what                                            D3 under ``d3="auto"`
 =========  ==============================================  ===========================
 mock       Morse pair potential, tests and dry runs only   none
 emt        ASE EMT (Al Cu Ag Au Ni Pd Pt, H C N O roughly)  none
-sevennet   SevenNet-MF-0, PBE head (default; or 7net-0,    PBE-D3(zero) via dftd3
-           7net-l3i5, or fine-tuned weights)
+sevennet   lis-dft-mf-0-ft: SevenNet-MF-0 fine-tuned on    PBE-D3(zero) via dftd3
+           the reference set (default); 7net-mf-0,
+           7net-0, 7net-l3i5, or other fine-tuned weights
 chgnet     CHGNet 0.3.0 (MPtrj, PBE/PBE+U; or r2scan)      PBE-D3(zero) via dftd3
 xtb        GFN2-xTB via tblite (extra ``xtb``)             none (GFN2 has D4 built in)
 gpaw       GPAW PBE, PAW; LCAO dzp or PW (``gpaw``)    PBE-D3(zero) via dftd3
@@ -42,8 +43,11 @@ from lis_dft.models import models_for, resolve, shipped_models
 
 D3_CHOICES = ("auto", "zero", "bj", "none")
 #: The default potential, chosen by agreement with the DFT reference set (docs/methods.md,
-#: benchmarks/potentials/COMPARISON.md): SevenNet-MF-0 (PBE head) + D3(zero).
+#: benchmarks/potentials/COMPARISON.md): SevenNet-MF-0 (PBE head) fine-tuned on it
+#: (lis_dft/models/lis-dft-mf-0-ft) + D3(zero).
 DEFAULT_CALCULATOR = "sevennet"
+#: The shipped fine-tuned model (lis_dft/models/lis-dft-mf-0-ft.{pth,json}).
+DEFAULT_SEVENNET_MODEL = "lis-dft-mf-0-ft"
 EMT_ELEMENTS = frozenset({"Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O"})
 
 
@@ -158,8 +162,11 @@ class CalculatorSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        get_backend(self.name)
+        backend = get_backend(self.name)
         check_model(self.name, self.kwargs.get("model"))
+        if backend.default_model and not self.kwargs.get("model"):
+            # the model is part of the identity: a new default must not reuse old jobs
+            object.__setattr__(self, "kwargs", {**self.kwargs, "model": backend.default_model})
         object.__setattr__(self, "d3", resolve_d3(self.name, self.d3))
 
     @property
@@ -209,16 +216,35 @@ class CalculatorSpec:
         }
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain-dict form (used for hashing job identities)."""
-        return asdict(self)
+        """Plain-dict form (used for hashing job identities).
+
+        Weights given by file (fine-tuned, shipped or the user's) add their sha256, so
+        that new weights under the same name or path never reuse old jobs.
+        """
+        out = asdict(self)
+        model = self.kwargs.get("model")
+        backend = BACKENDS[self.name]
+        if model and backend.model_is_path and Path(resolve(model)).is_file():
+            out["model_sha256"] = _sha256(Path(resolve(model)))
+        return out
+
+
+@lru_cache(maxsize=32)
+def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    """sha256 of a file (cached while its size and mtime stay the same)."""
+    st = path.stat()
+    return _sha256_cached(str(path.resolve()), st.st_mtime_ns, st.st_size)
 
 
 def _model_file_record(path: Path) -> dict[str, Any]:
     """Path, size and sha256 of a model file (provenance of fine-tuned weights)."""
-    import hashlib
-
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {"path": str(path), "bytes": path.stat().st_size, "sha256": digest}
+    return {"path": str(path), "bytes": path.stat().st_size, "sha256": _sha256(path)}
 
 
 def check_elements(name: str, elements: set[str] | list[str]) -> None:
@@ -357,7 +383,7 @@ BACKENDS: dict[str, Backend] = {
                 "7net-mf-0": "SevenNet-MF-0 (multi-fidelity MPtrj + r2SCAN, PBE head)",
                 **models_for("sevennet"),
             },
-            "7net-mf-0",
+            DEFAULT_SEVENNET_MODEL,
             model_is_path=True,
         ),
         Backend("xtb", "tblite", "tblite", "xtb", "none", _make_xtb, {"gfn2": "GFN2-xTB"}),
