@@ -869,6 +869,14 @@ def finetune(
             min=0.0,
         ),
     ] = None,
+    difference_weight: Annotated[
+        float | None,
+        typer.Option(
+            help="Weight of the energy-difference steps (adsorption, surface, formation, "
+            "E(V), ring opening; 0 turns them off; default 1, docs/methods.md).",
+            min=0.0,
+        ),
+    ] = None,
     hold_out: Annotated[
         list[str] | None,
         typer.Option(
@@ -895,6 +903,7 @@ def finetune(
         lr=lr,
         batch_size=batch_size,
         **({} if force_weight is None else {"force_weight": force_weight}),
+        **({} if difference_weight is None else {"difference_weight": difference_weight}),
         hold_out=tuple(hold_out) if hold_out else DEFAULT_HOLD_OUT,
         threads=threads,
     )

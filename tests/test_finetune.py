@@ -113,15 +113,6 @@ def test_difference_terms_are_the_studys_energy_differences():
     assert value("formation bulk/LiI/a1.00") == pytest.approx(1.5 * (-6.0 + 1.9 + 1.5))
 
 
-def test_size_weighting_counts_total_energies_of_non_bulk_frames():
-    frames = [
-        _frame("bulk/Li/a1.00", "bulk/Li", "bulk", "Li6", -5.0),
-        _frame("slab/relaxed", "slab", "slab", "Li6", -5.0),
-    ]
-    labs = ft.labels(frames, {}, size_weighting=True)
-    assert [lab.energy_weight for lab in labs] == [1.0, 4.0]
-
-
 def test_settings_refuse_nonsense():
     with pytest.raises(ParameterError, match="epochs"):
         ft.FinetuneSettings(epochs=0)

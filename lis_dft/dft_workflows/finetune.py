@@ -66,7 +66,6 @@ class FinetuneSettings:
     difference_weight: float = 1.0
     loss: str = "mse"
     huber_delta: float = 0.01
-    size_weighting: bool = False
     hold_out: tuple[str, ...] = DEFAULT_HOLD_OUT
     seed: int = 1
     threads: int = 2
@@ -124,19 +123,8 @@ def split(frames: list[Any], hold_out: tuple[str, ...]) -> tuple[list[Any], list
     return train, held
 
 
-#: Atoms of the smallest molecule (Li2S): the size at which size weighting is 1.
-SIZE_WEIGHT_ATOMS = 3
-
-
-def labels(frames: list[Any], bsse: dict[str, float], size_weighting: bool = False) -> list[Label]:
-    """PBE labels; counterpoise-corrected energies where known, forces only otherwise.
-
-    SevenNet's energy loss is per atom. With ``size_weighting`` the energy weight of a
-    molecule, slab or adsorbate frame is (N/3)², so that the loss counts its *total*
-    energy error, which is what an adsorption energy is built from (a 0.1 eV error on a
-    67-atom frame then weighs as much as on the 3-atom Li2S molecule); bulk frames keep
-    weight 1, since formation energies are per atom.
-    """
+def labels(frames: list[Any], bsse: dict[str, float]) -> list[Label]:
+    """PBE labels; counterpoise-corrected energies where known, forces only otherwise."""
     out = []
     for f in frames:
         cid = f.info["config_id"]
@@ -146,9 +134,6 @@ def labels(frames: list[Any], bsse: dict[str, float], size_weighting: bool = Fal
         forces = np.asarray(f.get_forces()) - np.asarray(f.arrays["forces_d3"])
         atoms = f.copy()
         atoms.calc = None
-        weight = 0.0 if adslab and not corrected else 1.0
-        if size_weighting and f.info.get("kind") != "bulk":
-            weight *= (len(f) / SIZE_WEIGHT_ATOMS) ** 2
         out.append(
             Label(
                 cid,
@@ -156,7 +141,7 @@ def labels(frames: list[Any], bsse: dict[str, float], size_weighting: bool = Fal
                 atoms,
                 energy,
                 forces,
-                weight,
+                0.0 if adslab and not corrected else 1.0,
                 corrected,
             )
         )
@@ -662,8 +647,7 @@ def finetune(
         atomic_write_text(data_path, json.dumps(training_data, indent=1))
     bsse = training_data["bsse_eV"]
     train_frames, held_frames = split(frames, settings.hold_out)
-    train_items = labels(train_frames, bsse, settings.size_weighting)
-    held_items = labels(held_frames, bsse, settings.size_weighting)
+    train_items, held_items = labels(train_frames, bsse), labels(held_frames, bsse)
     offsets_path = out_dir / "offsets.json"
     if offsets_path.exists():  # resuming: the same scale as before
         offsets = json.loads(offsets_path.read_text())
