@@ -28,8 +28,15 @@ def test_build_small_slab_manifest(tmp_path):
     )
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
-    names = {e["name"] for e in manifest}
-    assert {"Li", "S", "S8", "Li2S", "Li2S2", "LiI", "LiI_100"} <= names
+    names = [e["name"] for e in manifest]
+    assert len(names) == len(set(names))  # unique keys: bulk Li2S is not molecule Li2S
+    assert {"bulk/Li", "bulk/S", "molecule/S8", "bulk/Li2S", "molecule/Li2S", "bulk/Li2S2"} <= set(
+        names
+    )
+    assert {"molecule/Li2S2", "bulk/LiI", "slab/LiI_100"} <= set(names)
+    by_name = {e["name"]: e for e in manifest}
+    assert by_name["bulk/Li2S2"]["formula_unit"] == "Li2S2"  # not pymatgen's reduced LiS
+    assert by_name["molecule/Li2S2"]["formula"] == "Li2S2"
     adslabs = [e for e in manifest if e["kind"] == "adslab"]
     assert {e["name"].split("@")[0] for e in adslabs} == {"Li2S", "Li2S2", "S8"}
     assert all(e["name"].startswith(e["adsorbate"] + "@LiI_100/") for e in adslabs)
@@ -39,10 +46,10 @@ def test_build_small_slab_manifest(tmp_path):
         s = read_structure(out / e["path"])
         assert len(s) == e["n_atoms"]
         if e["kind"] == "bulk":
-            assert check_bulk(e["name"], s).ok
-    slab_entry = next(e for e in manifest if e["name"] == "LiI_100")
+            assert check_bulk(e["phase"], s).ok
+    slab_entry = by_name["slab/LiI_100"]
     assert check_slab(read_structure(out / slab_entry["path"]), vacuum=15.0).ok
-    sulfur = next(e for e in manifest if e["name"] == "S")
+    sulfur = by_name["bulk/S"]
     assert sulfur["n_atoms"] == 128 and sulfur["spacegroup"] == "Fddd"
     assert not list(out.glob(".lis-dft-build-*"))  # no temporary leftovers
 

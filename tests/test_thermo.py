@@ -120,6 +120,21 @@ def test_mixture_limits():
         discharge_mixture(1600, unreacted_fraction=0.5)
 
 
+@pytest.mark.parametrize("quoted", [1672.0, 1675.0])
+def test_mixture_accepts_quoted_theoretical_capacity(quoted):
+    """Papers quote 1672 or 1675 mAh/g S for all Li2S; 1671.7 is computed here."""
+    m = discharge_mixture(quoted)
+    assert m.li2s_fraction == pytest.approx(1.0) and m.li2s2_fraction == pytest.approx(0.0)
+    assert m.capacity == quoted and "rounding" in m.note
+    # Inside the range nothing is moved, and far outside it is still refused.
+    inside = discharge_mixture(1670.0)
+    assert inside.li2s_fraction < 1 and "rounding" not in inside.note
+    with pytest.raises(ParameterError, match="exceeds"):
+        discharge_mixture(1690.0)
+    low = discharge_mixture(835.0)  # just below Q1 = 835.85: all Li2S2
+    assert low.li2s2_fraction == pytest.approx(1.0) and "rounding" in low.note
+
+
 def test_mixture_cli_json():
     result = runner.invoke(app, ["mixture", "--capacity", "979.6", "--json"])
     assert result.exit_code == 0

@@ -166,15 +166,26 @@ def _write_pair(structure: Structure, stem: Path) -> None:
     Poscar(structure, comment=stem.name).write_file(stem.with_suffix(".vasp"))
 
 
-def _entry(name: str, kind: str, structure: Structure, rel: Path) -> dict:
+def _entry(
+    name: str, kind: str, structure: Structure, rel: Path, formula_unit: str | None = None
+) -> dict:
+    """One manifest record; ``name`` is unique across kinds (``bulk/Li2S`` vs ``molecule/Li2S``).
+
+    ``formula`` is the cell's full composition (Li8S8 for the Li2S2 cell) and
+    ``formula_unit`` the chemical unit the phase is named by (Li2S2, not pymatgen's
+    reduced LiS).
+    """
     try:
         sg = spacegroup_symbol(structure)
     except Exception:  # spglib gives up on some large adsorbate cells
         sg = "P1"
+    comp = structure.composition
     return {
-        "name": name,
+        "name": name if kind == "adslab" else f"{kind}/{name}",
+        "phase": name,
         "kind": kind,
-        "formula": structure.composition.reduced_formula,
+        "formula": comp.formula.replace(" ", ""),
+        "formula_unit": formula_unit or comp.reduced_formula,
         "n_atoms": len(structure),
         "path": str(rel.with_suffix(".cif")),
         "poscar": str(rel.with_suffix(".vasp")),
@@ -195,12 +206,12 @@ def write_structures(
         for name, s in study.bulk.items():
             rel = Path("bulk") / name
             _write_pair(s, tmp / rel)
-            manifest.append(_entry(name, "bulk", s, rel))
+            manifest.append(_entry(name, "bulk", s, rel, formula_unit=name))
         for name, mol in study.molecules.items():
             rel = Path("molecules") / name
             s = boxed(mol, box_vacuum)
             _write_pair(s, tmp / rel)
-            manifest.append(_entry(name, "molecule", s, rel))
+            manifest.append(_entry(name, "molecule", s, rel, formula_unit=name))
         rel = Path("slab") / SLAB_NAME
         _write_pair(study.slab, tmp / rel)
         manifest.append(_entry(SLAB_NAME, "slab", study.slab, rel))
@@ -211,5 +222,9 @@ def write_structures(
                 entry = _entry(p.name, "adslab", p.structure, rel)
                 entry.update({"adsorbate": ads, "site": p.site, "orientation": p.orientation})
                 manifest.append(entry)
+        names = [e["name"] for e in manifest]
+        if len(names) != len(set(names)):  # a key must name one structure
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise StructureInputError(f"Manifest names are not unique: {dupes}.")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
