@@ -19,6 +19,7 @@ from jobflow import Flow, Job, Maker
 
 from lis_dft.dft_workflows.calculators import CalculatorSpec
 from lis_dft.dft_workflows.jobs import build_slab, collect_energies, relax_summary, screen_adsorbate
+from lis_dft.dft_workflows.optimizers import optimizer_class
 from lis_dft.dft_workflows.screening import RaceSchedule
 from lis_dft.structures.catalog import ADSORBATES, BULK_PHASES, SlabSettings, StudyStructures
 from lis_dft.structures.molecules import boxed
@@ -84,7 +85,7 @@ class LocalStudyMaker(Maker):
             relax_cell=relax_cell,
             steps=s.steps,
             relax_kwargs={"fmax": s.fmax},
-            optimizer_kwargs={"optimizer": s.optimizer},
+            optimizer_kwargs={"optimizer": optimizer_class(s.optimizer)},
             ionic_step_data=("energy",),
             **s.calculator.maker_kwargs(),
         )

@@ -19,6 +19,18 @@ from ase.data import covalent_radii
 from ase.neighborlist import neighbor_list
 from pymatgen.core import Element
 
+try:  # same pairs as ASE's, about 15x faster on the study's slab (installed with sevenn)
+    from matscipy.neighbours import neighbour_list as _fast_neighbour_list
+except ImportError:  # pragma: no cover - the core install has no matscipy
+    _fast_neighbour_list = None
+
+
+def _pairs(atoms, cutoff: float):
+    """(i, j, d, D) of every ordered pair within ``cutoff`` (minimum image where periodic)."""
+    if _fast_neighbour_list is not None and atoms.cell.rank == 3:
+        return _fast_neighbour_list("ijdD", atoms, cutoff)
+    return neighbor_list("ijdD", atoms, cutoff, self_interaction=False)
+
 ALPHA = 1.6  # 1/Å, Morse stiffness
 SWITCH_ON, SWITCH_OFF = 1.2, 1.5  # cutoff window in units of r0: bonded neighbours only
 
@@ -48,7 +60,7 @@ class MockCalculator(Calculator):
         e0 = np.array([params[int(z)][0] for z in numbers])
         r0_max = 2 * max(covalent_radii[int(z)] for z in uniq)
         cutoff = SWITCH_OFF * r0_max
-        i, j, d, vec = neighbor_list("ijdD", atoms, cutoff, self_interaction=False)
+        i, j, d, vec = _pairs(atoms, cutoff)
         zi, zj = numbers[i], numbers[j]
         r0 = covalent_radii[zi] + covalent_radii[zj]
         di = np.array([params[int(z)][1] for z in zi])

@@ -123,9 +123,11 @@ def _relax(
     from ase.constraints import FixAtoms
     from atomate2.ase.utils import AseRelaxer
 
+    from lis_dft.dft_workflows.optimizers import FreeBFGS
+
     atoms = AseAtomsAdaptor.get_atoms(structure)
     atoms.set_constraint(FixAtoms([i for i in range(len(atoms)) if i not in set(free)]))
-    result = AseRelaxer(calculator, optimizer="BFGS", relax_cell=False).relax(
+    result = AseRelaxer(calculator, optimizer=FreeBFGS, relax_cell=False).relax(
         atoms, fmax=fmax, steps=steps, traj_file=None, final_atoms_object_file=os.devnull
     )
     final = result.final_mol_or_struct

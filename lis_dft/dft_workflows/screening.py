@@ -33,8 +33,8 @@ from typing import Any
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.optimize.optimize import Optimizer
-from atomate2.ase.utils import OPTIMIZERS  # the names ForceFieldRelaxMaker accepts
 
+from lis_dft.dft_workflows.optimizers import optimizer_class
 from lis_dft.errors import ParameterError
 
 
@@ -144,13 +144,7 @@ class RaceResult:
 def _start(config_id: str, atoms: Atoms, calculator: Calculator, optimizer: str) -> Racer:
     atoms = atoms.copy()
     atoms.calc = calculator
-    try:
-        opt_class = OPTIMIZERS[optimizer]
-    except KeyError:
-        raise ValueError(
-            f"Unknown optimizer {optimizer!r} for the screening race; use one of {sorted(OPTIMIZERS)}."
-        ) from None
-    racer = Racer(config_id, atoms, opt_class(atoms, logfile=None))
+    racer = Racer(config_id, atoms, optimizer_class(optimizer)(atoms, logfile=None))
     racer.optimizer.attach(racer.record)  # after every evaluated geometry, step 0 included
     return racer
 
