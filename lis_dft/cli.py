@@ -60,7 +60,15 @@ def friendly_errors(func: Callable) -> Callable:
 
 Supercell = Annotated[
     tuple[int, int, int],
-    typer.Option(help="LiI(100) slab: conventional cells along a, b and through the slab."),
+    typer.Option(help="Catalyst slab: conventional cells along a, b and through the slab."),
+]
+Catalyst = Annotated[
+    str,
+    typer.Option(
+        "--catalyst",
+        help="Catalyst crystal the slab is cut from: LiI (default, the paper), LiBr or LiCl "
+        "(lis_dft/system.py: CATALYSTS).",
+    ),
 ]
 Model = Annotated[
     str | None,
@@ -77,7 +85,7 @@ Overrides = Annotated[
         "--structure",
         "-s",
         help="Use your own file for a phase: PHASE=FILE (CIF, POSCAR, extxyz). "
-        "Phases: Li, S, Li2S, Li2S2, LiI, S8, LiI_100. Repeatable.",
+        "Phases: Li, S, Li2S, Li2S2, S8, the catalyst (LiI) and its slab (LiI_100). Repeatable.",
     ),
 ]
 
@@ -102,6 +110,7 @@ def build(
         ),
     ] = 1.8,
     structure: Overrides = None,
+    catalyst: Catalyst = "LiI",
 ) -> None:
     """Build and validate every structure of the study; write CIF, POSCAR and manifest.json."""
     from lis_dft.structures.catalog import (
@@ -114,7 +123,9 @@ def build(
     settings = SlabSettings(tuple(supercell), vacuum, fixed_layers, ads_height, min_distance)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        study = build_study_structures(parse_overrides(structure), settings)
+        study = build_study_structures(
+            parse_overrides(structure, catalyst), settings, catalyst_name=catalyst
+        )
         manifest = write_structures(study, out, box_vacuum=vacuum)
     table = Table(title=f"Structures written to {out}")
     for col in ("kind", "count", "atoms"):
@@ -164,6 +175,7 @@ def run(
     vacuum: Vacuum = 15.0,
     fixed_layers: FixedLayers = 3,
     structure: Overrides = None,
+    catalyst: Catalyst = "LiI",
     store: Annotated[
         str | None, typer.Option(help="MongoDB URI for the job store instead of the embedded one.")
     ] = None,
@@ -187,37 +199,33 @@ def run(
         steps=steps,
         top_k=top_k,
         race=parse_race_rounds(race_rounds, race_keep),
+        catalyst=catalyst,
     )
-    results, stats = run_local_study(out, settings, parse_overrides(structure), store, progress)
+    results, stats = run_local_study(
+        out, settings, parse_overrides(structure, catalyst), store, progress
+    )
     out_console = Console()
     if results["calculator"].get("is_mock"):
         out_console.print("[bold yellow]MOCK calculator: numbers test the pipeline only.[/]")
-    table = Table(title=f"lis-dft study ({results['calculator']['model']})")
-    for col in ("quantity", "Li2S", "Li2S2", "S8"):
+    surface = results["catalyst"]["label"]
+    species = list(results["adsorption_energies"]) or ["Li2S", "Li2S2", "S8"]
+    table = Table(title=f"lis-dft study on {surface} ({results['calculator']['model']})")
+    for col in ("quantity", *species):
         table.add_column(col)
 
     def cell(d, key):
         v = d.get(key)
         return "" if v is None else f"{v:.3f}"
 
-    fe = results["formation_energies"]
-    table.add_row(
-        "E_f bulk (eV/atom)", *(cell(fe.get(k, {}), "eV_per_atom") for k in ("Li2S", "Li2S2", "S8"))
+    rows = (
+        ("E_f bulk (eV/atom)", "formation_energies", "eV_per_atom"),
+        ("E_f vacuum (eV/atom)", "vacuum_formation_energies", "eV_per_atom"),
+        (f"E_f on {surface} (eV/atom)", "surface_formation_energies", "eV_per_atom"),
+        (f"E_A on {surface} (eV)", "adsorption_energies", "eV"),
     )
-    ve = results["vacuum_formation_energies"]
-    table.add_row(
-        "E_f vacuum (eV/atom)",
-        *(cell(ve.get(k, {}), "eV_per_atom") for k in ("Li2S", "Li2S2", "S8")),
-    )
-    se = results["surface_formation_energies"]
-    table.add_row(
-        "E_f on LiI(100) (eV/atom)",
-        *(cell(se.get(k, {}), "eV_per_atom") for k in ("Li2S", "Li2S2", "S8")),
-    )
+    for label, key, unit in rows:
+        table.add_row(label, *(cell(results[key].get(k, {}), unit) for k in species))
     ae = results["adsorption_energies"]
-    table.add_row(
-        "E_A on LiI(100) (eV)", *(cell(ae.get(k, {}), "eV") for k in ("Li2S", "Li2S2", "S8"))
-    )
     out_console.print(table)
     for ads, v in ae.items():
         problems = []

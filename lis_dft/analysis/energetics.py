@@ -6,6 +6,7 @@ study or from parsed VASP outputs::
     {"bulk":      {"Li": R, "S": R, "Li2S": R, "Li2S2": R, "LiI": R},
      "molecules": {"S8": R, "Li2S": R, "Li2S2": R, "I2": R},
      "slab": R,
+     "catalyst": {"name": "LiI", "slab": "LiI_100", ...},   # optional; LiI(100) if absent
      "adsorbates": {"Li2S": {"configs": [{"id", "site", "orientation",
                                           "screen_energy", "race_energy",
                                           "relaxed", **R}, ...]}, ...}}
@@ -14,12 +15,14 @@ where ``R = {"energy": total eV, "structure": pymatgen Structure or its dict, ..
 
 Definitions (also written to results.json)
 -------------------------------------------
-- Chemical potentials: mu_Li = E(bcc Li)/N, mu_S = E(alpha-S)/N, mu_I = E(I2)/2.
+- Chemical potentials: mu_Li = E(bcc Li)/N, mu_S = E(alpha-S)/N, mu_X = E(X2)/2 for
+  the catalyst's halogen (I2, Br2, Cl2; lis_dft.system.CATALYSTS).
 - Bulk formation energy: E_f = [E(bulk) - sum_i n_i mu_i] / n_fu (per formula unit) or
   / N (per atom). This is E_f = E_xy - (E_x + E_y) of the paper with x, y the pristine
   elements.
 - In vacuum: the same with the isolated molecule, E_f^vac = E(mol) - sum_i n_i mu_i.
-- On LiI(100): E_f^LiI = E(slab+mol) - E(slab) - sum_i n_i mu_i (adsorbate atoms only).
+- On the catalyst surface (LiI(100) in the paper; the record's ``catalyst`` says which):
+  E_f^surf = E(slab+mol) - E(slab) - sum_i n_i mu_i (adsorbate atoms only).
 - Adsorption energy: E_A = E(slab+mol) - [E(slab) + E(mol)]; the reported value is the
   lowest over the relaxed configurations in which the adsorbate stayed intact (S8 ring,
   S2 dimer); a decomposed adsorbate is reported only when no configuration stayed
@@ -28,9 +31,10 @@ Definitions (also written to results.json)
   of the net, ``surface_intact`` false) is reported only when no relaxed configuration
   kept the surface intact, and is flagged (``best_config_surface_intact`` false).
 - Oxidation landscape (per S atom, Li removed to Li metal, i.e. at 0 V vs Li+/Li):
-  g(Li2S) = E_f(Li2S), g(Li2S2) = E_f(Li2S2)/2, g(S8) = E_f(S8)/8 in each environment;
-  step energies dE = g(next) - g(previous) are per Li removed, so in eV they equal the
-  equilibrium potential of the step in V vs Li+/Li. The largest step is the
+  g(X) = E_f(X)/n_S(X) for each species of the ladder (most Li per S first: Li2S,
+  Li2S2, ..., S8) in each environment; step energies dE = [g(next) - g(previous)] /
+  [Li per S removed] are per Li removed, so in eV they equal the equilibrium potential
+  of the step in V vs Li+/Li. The largest step is the
   thermodynamic activation energy of the oxidation; U_onset = max(dE)/e.
 """
 
@@ -42,24 +46,49 @@ from typing import Any
 
 from pymatgen.core import Composition, Structure
 
-#: Formula units by name (Li2S2's reduced formula would be LiS).
-FORMULA_UNITS = {"Li2S": "Li2S", "Li2S2": "Li2S2", "LiI": "LiI", "S8": "S8", "S": "S", "Li": "Li"}
-OXIDATION_PATH = ("Li2S", "Li2S2", "S8")
-LI_PER_S = {"Li2S": 2.0, "Li2S2": 1.0, "S8": 0.0}
-ENVIRONMENTS = ("bulk", "vacuum", "LiI_100")
+from lis_dft.system import (
+    DEFAULT_CATALYST,
+    DEFAULT_SPECIES,
+    SPECIES,
+    catalyst,
+    halogen_references,
+    oxidation_path,
+    reaction,
+)
+
+#: The paper's path; a record's own path follows from its species (:func:`study_path`).
+OXIDATION_PATH = oxidation_path(DEFAULT_SPECIES)
+
+
+def formula_unit(name: str) -> str:
+    """Formula unit of a phase: its name (Li2S2 stays Li2S2; pymatgen would reduce to LiS)."""
+    return name
+
+
+def surface_key(record: dict[str, Any]) -> str:
+    """Key of the record's catalyst surface (``LiI_100`` when the record does not say)."""
+    return (record.get("catalyst") or {}).get("slab") or catalyst(DEFAULT_CATALYST).slab_name
+
+
+def study_path(record: dict[str, Any]) -> tuple[str, ...]:
+    """The oxidation path of a record: its adsorbates (or the paper's three) in Li/S order."""
+    names = list(record.get("adsorbates") or DEFAULT_SPECIES)
+    return oxidation_path([n for n in names if n in SPECIES] or DEFAULT_SPECIES)
+
 
 DEFINITIONS = {
-    "chemical_potentials": "mu_Li = E(bcc Li)/N; mu_S = E(alpha-S)/N; mu_I = E(I2 molecule)/2",
+    "chemical_potentials": "mu_Li = E(bcc Li)/N; mu_S = E(alpha-S)/N; mu_X = E(X2 molecule)/2 for the catalyst's halogen X",
     "formation_energy_bulk": "E_f = [E(bulk) - sum_i n_i mu_i] / n_fu (eV/f.u.) or / N_atoms (eV/atom)",
     "formation_energy_vacuum": "E_f^vac = [E(isolated molecule) - sum_i n_i mu_i] / N_atoms",
-    "formation_energy_LiI_100": "E_f^LiI = [E(LiI(100)+X) - E(LiI(100)) - sum_i n_i mu_i] / N_atoms(X)",
-    "adsorption_energy": "E_A = E(LiI(100)+X) - [E(LiI(100)) + E(X)], lowest relaxed configuration with X intact and the surface intact (flagged otherwise)",
+    "formation_energy_surface": "E_f^surf = [E(slab+A) - E(slab) - sum_i n_i mu_i] / N_atoms(A), slab = the catalyst surface (LiI(100) in the paper)",
+    "adsorption_energy": "E_A = E(slab+A) - [E(slab) + E(A)], lowest relaxed configuration with A intact and the surface intact (flagged otherwise)",
     "landscape": (
-        "per S atom at 0 V vs Li+/Li: g(Li2S)=E_f(Li2S), g(Li2S2)=E_f(Li2S2)/2, g(S8)=E_f(S8)/8; "
-        "step dE = g(next) - g(previous) per Li removed (eV = V vs Li+/Li); "
+        "per S atom at 0 V vs Li+/Li: g(X) = E_f(X)/n_S(X) for each species of the ladder "
+        "(Li2S, Li2S2, ..., S8, most Li per S first); "
+        "step dE = [g(next) - g(previous)] / [Li per S removed] per Li removed (eV = V vs Li+/Li); "
         "activation = max step; onset potential = max step / e"
     ),
-    "iodine_reference": "I2 molecule (the solid-iodine standard state is not computed)",
+    "halogen_reference": "X2 molecule (I2, Br2, Cl2; the standard states of solid I2 and liquid Br2 are not computed)",
 }
 
 
@@ -75,13 +104,11 @@ def _composition(r: dict[str, Any]) -> Composition:
 
 
 def chemical_potentials(record: dict[str, Any]) -> dict[str, float]:
-    """Return mu_Li, mu_S (and mu_I if I2 is present), eV/atom."""
+    """Return mu_Li, mu_S (and mu_X for every halogen reference X2 present), eV/atom."""
     mu = {}
-    for el, (group, name) in {
-        "Li": ("bulk", "Li"),
-        "S": ("bulk", "S"),
-        "I": ("molecules", "I2"),
-    }.items():
+    sources = {"Li": ("bulk", "Li"), "S": ("bulk", "S")}
+    sources.update({el: ("molecules", ref) for el, ref in halogen_references().items()})
+    for el, (group, name) in sources.items():
         r = record.get(group, {}).get(name)
         if r is not None:
             mu[el] = r["energy"] / _composition(r).num_atoms
@@ -107,13 +134,13 @@ def formation_energy(
 def bulk_formation_energies(
     record: dict[str, Any], mu: dict[str, float]
 ) -> dict[str, dict[str, float]]:
-    """Formation energies of the bulk compounds (Li2S, Li2S2, LiI where available)."""
+    """Formation energies of every bulk compound (Li2S, Li2S2, the catalyst) with references."""
     out = {}
-    for name in ("Li2S", "Li2S2", "LiI"):
-        r = record["bulk"].get(name)
-        if r is None or any(el.symbol not in mu for el in _composition(r)):
+    for name, r in record["bulk"].items():
+        comp = _composition(r)
+        if len(comp.elements) < 2 or any(el.symbol not in mu for el in comp):
             continue
-        out[name] = formation_energy(r["energy"], _composition(r), mu, FORMULA_UNITS[name])
+        out[name] = formation_energy(r["energy"], comp, mu, formula_unit(name))
     return out
 
 
@@ -253,57 +280,50 @@ def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def molecule_formation_energies(
     record: dict[str, Any], mu: dict[str, float]
 ) -> dict[str, dict[str, float]]:
-    """E_f^vac of the isolated molecules (Li2S, Li2S2, S8)."""
+    """E_f^vac of the isolated sulfur species (Li2S, Li2S2, S8, ...)."""
     out = {}
-    for name in OXIDATION_PATH:
-        r = record["molecules"].get(name)
-        if r is not None and all(el.symbol in mu for el in _composition(r)):
-            out[name] = formation_energy(r["energy"], _composition(r), mu, FORMULA_UNITS[name])
+    for name, r in record["molecules"].items():
+        if name in SPECIES and all(el.symbol in mu for el in _composition(r)):
+            out[name] = formation_energy(r["energy"], _composition(r), mu, formula_unit(name))
     return out
 
 
 def surface_formation_energies(
     record: dict[str, Any], mu: dict[str, float]
 ) -> dict[str, dict[str, float]]:
-    """E_f^LiI of each adsorbate in its best relaxed configuration on LiI(100)."""
+    """E_f on the surface of each adsorbate in its best relaxed configuration."""
     out = {}
     for ads, configs, e_slab, molecule in _adsorbates_on_slab(record):
         best = best_config(configs)
         comp = _composition(molecule)
         if best is None or any(el.symbol not in mu for el in comp):
             continue
-        out[ads] = formation_energy(best["energy"] - e_slab, comp, mu, FORMULA_UNITS[ads])
+        out[ads] = formation_energy(best["energy"] - e_slab, comp, mu, formula_unit(ads))
         out[ads]["config"] = best["id"]
         out[ads]["intact"] = best.get("intact")
         out[ads]["surface_intact"] = best.get("surface_intact")
     return out
 
 
-def oxidation_landscape(formation_per_fu: dict[str, float]) -> dict[str, Any] | None:
-    """Landscape of Li2S -> Li2S2 -> S8 oxidation per S atom from E_f per formula unit.
+def oxidation_landscape(
+    formation_per_fu: dict[str, float], path: tuple[str, ...] = OXIDATION_PATH
+) -> dict[str, Any] | None:
+    """Landscape of the oxidation along ``path`` per S atom from E_f per formula unit.
 
-    Returns None if any of the three species is missing.
+    ``path`` runs from the most lithiated species (Li2S) to S8; returns None if any
+    species of it is missing.
     """
-    if any(name not in formation_per_fu for name in OXIDATION_PATH):
+    if len(path) < 2 or any(name not in formation_per_fu for name in path):
         return None
-    n_s = {name: Composition(FORMULA_UNITS[name])["S"] for name in OXIDATION_PATH}
-    g = {name: formation_per_fu[name] / n_s[name] for name in OXIDATION_PATH}
+    g = {name: formation_per_fu[name] / SPECIES[name].n_s for name in path}
     states = [
-        {"label": name, "li_per_s": LI_PER_S[name], "energy_per_S": g[name] - g["Li2S"]}
-        for name in OXIDATION_PATH
+        {"label": name, "li_per_s": SPECIES[name].li_per_s, "energy_per_S": g[name] - g[path[0]]}
+        for name in path
     ]
-    steps = []
-    for a, b in pairwise(OXIDATION_PATH):
-        steps.append(
-            {
-                "from": a,
-                "to": b,
-                "reaction": {"Li2S": "Li2S -> 1/2 Li2S2 + Li", "Li2S2": "1/2 Li2S2 -> 1/8 S8 + Li"}[
-                    a
-                ],
-                "dE_eV_per_Li": g[b] - g[a],
-            }
-        )
+    steps = [
+        {"from": a, "to": b, "reaction": reaction(a, b), "dE_eV_per_Li": _per_li(g, a, b)}
+        for a, b in pairwise(path)
+    ]
     limiting = max(steps, key=lambda s: s["dE_eV_per_Li"])
     return {
         "states": states,
@@ -314,19 +334,28 @@ def oxidation_landscape(formation_per_fu: dict[str, float]) -> dict[str, Any] | 
     }
 
 
+def _per_li(g: dict[str, float], a: str, b: str) -> float:
+    """Energy of the step a -> b per Li removed, from energies per S atom."""
+    return (g[b] - g[a]) / (SPECIES[a].li_per_s - SPECIES[b].li_per_s)
+
+
 def landscapes(
     bulk_ef: dict[str, dict[str, float]],
     vacuum_ef: dict[str, dict[str, float]],
     surface_ef: dict[str, dict[str, float]],
+    surface: str = "LiI_100",
+    path: tuple[str, ...] = OXIDATION_PATH,
 ) -> dict[str, Any]:
-    """Oxidation landscapes in the bulk crystals, in vacuum and adsorbed on LiI(100).
+    """Oxidation landscapes in the bulk crystals, in vacuum and adsorbed on the surface.
 
     The S end-point is alpha-S (E_f = 0) in the bulk landscape and S8 in the others.
+    The bulk landscape runs over the species that have a crystal in the study
+    (Li2S, Li2S2; polysulfides have none).
     """
     per_fu_bulk = {k: v["eV_per_fu"] for k, v in bulk_ef.items()}
     per_fu_bulk["S8"] = 0.0  # alpha-S is the S reference of the bulk landscape
     return {
-        "bulk": oxidation_landscape(per_fu_bulk),
-        "vacuum": oxidation_landscape({k: v["eV_per_fu"] for k, v in vacuum_ef.items()}),
-        "LiI_100": oxidation_landscape({k: v["eV_per_fu"] for k, v in surface_ef.items()}),
+        "bulk": oxidation_landscape(per_fu_bulk, tuple(n for n in path if n in per_fu_bulk)),
+        "vacuum": oxidation_landscape({k: v["eV_per_fu"] for k, v in vacuum_ef.items()}, path),
+        surface: oxidation_landscape({k: v["eV_per_fu"] for k, v in surface_ef.items()}, path),
     }

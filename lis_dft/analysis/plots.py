@@ -6,6 +6,7 @@ Each figure is written as PNG (300 dpi) and SVG.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,31 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ENV_LABELS = {"bulk": "bulk crystal", "vacuum": "in vacuum", "LiI_100": "on LiI(100)"}
-ENV_COLORS = {"bulk": "#7f7f7f", "vacuum": "#1f77b4", "LiI_100": "#d62728"}
-SPECIES_LABELS = {"Li2S": r"Li$_2$S", "Li2S2": r"Li$_2$S$_2$", "S8": r"S$_8$"}
+from lis_dft.analysis.results import surface_label, surface_of
+from lis_dft.system import SPECIES
+
+ENV_COLORS = {"bulk": "#7f7f7f", "vacuum": "#1f77b4", "surface": "#d62728"}
+SPECIES_LABELS = {name: sp.label for name, sp in SPECIES.items()}
+
+
+def _env_label(results: dict[str, Any], env: str) -> str:
+    """Legend label of an environment (``on LiBr(100)`` for the surface)."""
+    return {"bulk": "bulk crystal", "vacuum": "in vacuum"}.get(
+        env
+    ) or f"on {surface_label(results)}"
+
+
+def _env_color(env: str) -> str:
+    return ENV_COLORS.get(env, ENV_COLORS["surface"])
+
+
+def _state_label(name: str, removed: Fraction) -> str:
+    """Tick label of a ladder state per S atom: ``½ Li$_2$S$_2$ + Li``."""
+    coef = Fraction(1, SPECIES[name].n_s)
+    text = ("" if coef == 1 else f"{coef} ") + SPECIES_LABELS[name]
+    if removed:
+        text += " + " + ("" if removed == 1 else f"{removed} ") + "Li"
+    return text
 
 
 def _style() -> None:
@@ -54,15 +77,18 @@ def _save(fig, out_dir: Path, stem: str) -> list[Path]:
 
 
 def plot_formation_energies(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Grouped bars of E_f per atom of Li2S and Li2S2: bulk, in vacuum, on LiI(100)."""
+    """Grouped bars of E_f per atom of the lithium sulfides: bulk, in vacuum, on the surface."""
     _style()
+    surface = surface_of(results)
     tables = {
         "bulk": results.get("formation_energies", {}),
         "vacuum": results.get("vacuum_formation_energies", {}),
-        "LiI_100": results.get("surface_formation_energies", {}),
+        surface: results.get("surface_formation_energies", {}),
     }
-    species = ["Li2S", "Li2S2"]
-    envs = [e for e in ("bulk", "vacuum", "LiI_100") if any(s in tables[e] for s in species)]
+    # every lithiated species any environment has (Li2S, Li2S2, polysulfides), Li-rich first
+    present = {n for t in tables.values() for n in t if n in SPECIES and SPECIES[n].li_per_s > 0}
+    species = sorted(present, key=lambda n: (-SPECIES[n].li_per_s, n))
+    envs = [e for e in ("bulk", "vacuum", surface) if any(s in tables[e] for s in species)]
     fig, ax = plt.subplots(figsize=(6.0, 4.2))
     width = 0.8 / max(len(envs), 1)
     for k, env in enumerate(envs):
@@ -75,8 +101,8 @@ def plot_formation_energies(results: dict[str, Any], out_dir: str | Path) -> lis
             xs,
             ys,
             width * 0.92,
-            label=ENV_LABELS[env],
-            color=ENV_COLORS[env],
+            label=_env_label(results, env),
+            color=_env_color(env),
             edgecolor="black",
             linewidth=0.6,
         )
@@ -102,27 +128,36 @@ def plot_formation_energies(results: dict[str, Any], out_dir: str | Path) -> lis
 
 
 def plot_activation_diagram(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Energy levels of Li2S -> Li2S2 -> S8 per S atom (0 V vs Li+/Li), per environment."""
+    """Energy levels of the oxidation ladder per S atom (0 V vs Li+/Li), per environment."""
     _style()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     half = 0.32
     drawn = False
-    for env in ("vacuum", "LiI_100", "bulk"):
-        land = results.get("landscape", {}).get(env)
+    surface = surface_of(results)
+    lands = results.get("landscape", {})
+    # x positions: the longest path any environment has (the bulk one lacks polysulfides)
+    path = max(
+        ([st["label"] for st in land["states"]] for land in lands.values() if land),
+        key=len,
+        default=["Li2S", "Li2S2", "S8"],
+    )
+    for env in ("vacuum", surface, "bulk"):
+        land = lands.get(env)
         if not land:
             continue
         drawn = True
-        color = ENV_COLORS[env]
+        color = _env_color(env)
         style = "--" if env == "bulk" else "-"
         levels = [s["energy_per_S"] for s in land["states"]]
-        for i, y in enumerate(levels):
+        xpos = [path.index(st["label"]) for st in land["states"]]
+        for i, y in zip(xpos, levels, strict=True):
             ax.plot(
                 [i - half, i + half],
                 [y, y],
                 color=color,
                 linewidth=2.5,
                 linestyle=style,
-                label=ENV_LABELS[env] if i == 0 else None,
+                label=_env_label(results, env) if i == 0 else None,
             )
             ax.annotate(
                 f"{y:.2f}",
@@ -133,44 +168,49 @@ def plot_activation_diagram(results: dict[str, Any], out_dir: str | Path) -> lis
                 fontsize=8,
                 color=color,
             )
-        for i, step in enumerate(land["steps"]):
-            y0, y1 = levels[i], levels[i + 1]
-            ax.plot([i + half, i + 1 - half], [y0, y1], color=color, linewidth=1, linestyle=":")
+        for k, step in enumerate(land["steps"]):
+            y0, y1 = levels[k], levels[k + 1]
+            x0, x1 = xpos[k], xpos[k + 1]
+            ax.plot([x0 + half, x1 - half], [y0, y1], color=color, linewidth=1, linestyle=":")
             limiting = land["limiting_step"] == f"{step['from']} -> {step['to']}"
             ax.annotate(
                 f"ΔE = {step['dE_eV_per_Li']:+.2f} eV" + (" (limiting)" if limiting else ""),
-                (i + 0.5, (y0 + y1) / 2),
+                ((x0 + x1) / 2, (y0 + y1) / 2),
                 ha="center",
                 va="bottom",
                 fontsize=8,
                 color=color,
                 fontweight="bold" if limiting else "normal",
             )
-    ax.set_xticks(range(3), [r"Li$_2$S", r"½ Li$_2$S$_2$ + Li", r"⅛ S$_8$ + 2 Li"])
-    ax.set_xlim(-0.6, 2.8)
+    first = SPECIES[path[0]].li_per_s
+    removed = [Fraction(first - SPECIES[n].li_per_s).limit_denominator(64) for n in path]
+    ax.set_xticks(
+        range(len(path)), [_state_label(n, r) for n, r in zip(path, removed, strict=True)]
+    )
+    ax.set_xlim(-0.6, len(path) - 0.2)
     ax.set_xlabel("Oxidation coordinate (Li removed per S atom)")
     ax.set_ylabel("Energy per S atom relative to Li$_2$S (eV)")
     ax.set_title("Oxidation landscape at 0 V vs Li$^+$/Li\n" + _calc_label(results), fontsize=9)
     if drawn:
         ax.legend(frameon=False, loc="upper left")
     flagged = _unconfirmed(results)
-    if flagged and results.get("landscape", {}).get("LiI_100"):
+    if flagged and lands.get(surface):
         ax.text(
             0.99,
             0.02,
-            "on LiI(100): " + "; ".join(flagged),
+            f"on {surface_label(results)}: " + "; ".join(flagged),
             transform=ax.transAxes,
             ha="right",
             va="bottom",
             fontsize=7,
-            color=ENV_COLORS["LiI_100"],
+            color=ENV_COLORS["surface"],
             fontweight="bold",
         )
     return _save(fig, Path(out_dir), "activation_diagram")
 
 
 def _unconfirmed(results: dict[str, Any]) -> list[str]:
-    """Short notes for adsorbates whose LiI(100) level is an artifact or disputed by DFT."""
+    """Short notes for adsorbates whose surface level is an artifact or disputed by DFT."""
     notes = []
     checks = (results.get("verification") or {}).get("adsorption", {})
     for ads, v in results.get("adsorption_energies", {}).items():

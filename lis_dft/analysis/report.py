@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lis_dft.analysis.results import surface_label
 from lis_dft.fileio import atomic_write_text
 
 
@@ -172,13 +173,13 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
     for env, key in (
         ("bulk", "formation_energies"),
         ("vacuum", "vacuum_formation_energies"),
-        ("LiI(100)", "surface_formation_energies"),
+        (surface_label(results), "surface_formation_energies"),
     ):
         for name, v in results[key].items():
             lines.append(f"| {name} | {env} | {_fmt(v['eV_per_atom'])} | {_fmt(v['eV_per_fu'])} |")
     lines += [
         "",
-        "## Adsorption on LiI(100)",
+        f"## Adsorption on {surface_label(results)}",
         "",
         "| adsorbate | E_A (eV) | best configuration | configurations screened | relaxed | adsorbate intact | surface intact | DFT check |",
         "|---|---|---|---|---|---|---|---|",
@@ -212,14 +213,19 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
         "",
         "## Oxidation landscape (per S atom, 0 V vs Li⁺/Li)",
         "",
-        "| environment | Li2S→Li2S2 (eV/Li) | Li2S2→S8 (eV/Li) | limiting step | onset potential (V vs Li⁺/Li) |",
+        "Step energies in eV per Li removed (= equilibrium potential of the step in V vs Li⁺/Li).",
+        "",
+        "| environment | step | reaction | ΔE (eV/Li) | limiting |",
         "|---|---|---|---|---|",
     ]
     for env, land in results["landscape"].items():
-        if land:
-            s1, s2 = (s["dE_eV_per_Li"] for s in land["steps"])
+        if not land:
+            continue
+        for st in land["steps"]:
+            step = f"{st['from']} -> {st['to']}"
             lines.append(
-                f"| {env} | {_fmt(s1)} | {_fmt(s2)} | {land['limiting_step']} | {_fmt(land['onset_potential_V_vs_Li'])} |"
+                f"| {env} | {step} | {st['reaction']} | {_fmt(st['dE_eV_per_Li'])} | "
+                f"{'limiting; onset ' + _fmt(land['onset_potential_V_vs_Li']) + ' V' if step == land['limiting_step'] else ''} |"
             )
     lines += _verification_section(results)
     th = results.get("thermo")

@@ -6,7 +6,8 @@ d3), ``settings``, ``references`` (per phase: energy_per_atom, volume_per_atom,
 lattice, converged), ``formation_energies`` (bulk; per compound: eV_per_atom,
 eV_per_fu), ``vacuum_formation_energies``, ``adsorption_energies`` (per adsorbate: eV,
 best_config, configs), ``surface_formation_energies`` (per compound: eV_per_atom),
-``landscape`` (bulk, vacuum, LiI_100: states, steps, limiting step), ``validation``,
+``landscape`` (bulk, vacuum and the catalyst surface, e.g. LiI_100: states, steps,
+limiting step), ``catalyst`` (name, slab key, label, halogen reference), ``validation``,
 ``definitions``, ``timing``, ``provenance``.
 """
 
@@ -24,6 +25,7 @@ from lis_dft.analysis import energetics as en
 from lis_dft.analysis.energetics import _structure
 from lis_dft.fileio import atomic_write_text
 from lis_dft.structures.validation import check_bulk, check_molecule
+from lis_dft.system import DEFAULT_CATALYST, catalyst, catalyst_of_slab
 
 SCHEMA_VERSION = "1.0"
 
@@ -92,6 +94,8 @@ def build_results(
     bulk_ef = en.bulk_formation_energies(record, mu)
     vac_ef = en.molecule_formation_energies(record, mu)
     surf_ef = en.surface_formation_energies(record, mu)
+    surface = en.surface_key(record)
+    cat = record.get("catalyst") or catalyst_of_slab(surface).as_dict()
     return {
         "schema_version": SCHEMA_VERSION,
         "source": source,
@@ -103,12 +107,23 @@ def build_results(
         "vacuum_formation_energies": vac_ef,
         "adsorption_energies": en.adsorption_energies(record),
         "surface_formation_energies": surf_ef,
-        "landscape": en.landscapes(bulk_ef, vac_ef, surf_ef),
+        "catalyst": cat,
+        "landscape": en.landscapes(bulk_ef, vac_ef, surf_ef, surface, en.study_path(record)),
         "validation": validate_relaxed(record),
         "definitions": en.DEFINITIONS,
         "timing": timing or {},
         "provenance": provenance,
     }
+
+
+def surface_of(results: dict[str, Any]) -> str:
+    """Key of the catalyst surface in ``results`` (``LiI_100`` for results before catalysts)."""
+    return (results.get("catalyst") or {}).get("slab") or catalyst(DEFAULT_CATALYST).slab_name
+
+
+def surface_label(results: dict[str, Any]) -> str:
+    """Human label of the catalyst surface in ``results`` (``LiI(100)``)."""
+    return (results.get("catalyst") or {}).get("label") or catalyst(DEFAULT_CATALYST).label
 
 
 def results_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -132,19 +147,20 @@ def results_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         add("energy_per_atom", name, ref["kind"], ref["energy_per_atom"], "eV/atom")
         if "volume_per_atom" in ref:
             add("volume_per_atom", name, "bulk", ref["volume_per_atom"], "A^3/atom")
+    surface = surface_of(results)
     for env, table in (
         ("bulk", "formation_energies"),
         ("vacuum", "vacuum_formation_energies"),
-        ("LiI_100", "surface_formation_energies"),
+        (surface, "surface_formation_energies"),
     ):
         for name, v in results[table].items():
             add("formation_energy", name, env, v["eV_per_atom"], "eV/atom", v.get("config", ""))
             add("formation_energy", name, env, v["eV_per_fu"], "eV/f.u.", v.get("config", ""))
     for ads, v in results["adsorption_energies"].items():
-        add("adsorption_energy", ads, "LiI_100", v["eV"], "eV", v["best_config"] or "")
+        add("adsorption_energy", ads, surface, v["eV"], "eV", v["best_config"] or "")
         for c in v["configs"]:
-            add("screen_adsorption_energy", ads, "LiI_100", c["screen_eV"], "eV", c["id"])
-            add("relaxed_adsorption_energy", ads, "LiI_100", c["energy"], "eV", c["id"])
+            add("screen_adsorption_energy", ads, surface, c["screen_eV"], "eV", c["id"])
+            add("relaxed_adsorption_energy", ads, surface, c["energy"], "eV", c["id"])
     for env, land in results["landscape"].items():
         if land:
             for st in land["steps"]:

@@ -21,10 +21,10 @@ from lis_dft.dft_workflows.calculators import CalculatorSpec
 from lis_dft.dft_workflows.jobs import build_slab, collect_energies, relax_summary, screen_adsorbate
 from lis_dft.dft_workflows.optimizers import optimizer_class
 from lis_dft.dft_workflows.screening import RaceSchedule
-from lis_dft.structures.catalog import ADSORBATES, BULK_PHASES, SlabSettings, StudyStructures
+from lis_dft.structures.catalog import ADSORBATES, SlabSettings, StudyStructures
 from lis_dft.structures.molecules import boxed
+from lis_dft.system import DEFAULT_CATALYST
 
-REFERENCE_MOLECULES = ("S8", "Li2S", "Li2S2", "I2")
 _NAMESPACE = uuid.UUID("5b0f3c1e-7d2a-4f1b-9a51-6c1f2b7e9d10")
 
 
@@ -41,6 +41,7 @@ class StudySettings:
     race: RaceSchedule = field(default_factory=RaceSchedule)
     box_vacuum: float = 15.0
     adsorbates: tuple[str, ...] = ADSORBATES
+    catalyst: str = DEFAULT_CATALYST
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form for provenance and hashing."""
@@ -93,6 +94,11 @@ class LocalStudyMaker(Maker):
     def make(self, structures: StudyStructures) -> Flow:
         """Return the study Flow for the given (calculation-cell) structures."""
         s = self.settings
+        if structures.catalyst != s.catalyst:
+            raise ValueError(
+                f"Structures are for {structures.catalyst}, settings for {s.catalyst}."
+            )
+        cat = structures.catalyst_entry
         fingerprint = study_fingerprint(s, structures)
         jobs: list[Job] = []
 
@@ -107,11 +113,10 @@ class LocalStudyMaker(Maker):
                 self._relax_maker(True, f"relax bulk {name}").make(structures.bulk[name]),
                 f"bulk/{name}",
             )
-            for name in BULK_PHASES
+            for name in structures.bulk
         }
-        molecules = sorted(
-            set(REFERENCE_MOLECULES) | set(s.adsorbates), key=REFERENCE_MOLECULES.index
-        )
+        # every molecule the structures carry: adsorbates, vacuum-landscape species, X2
+        molecules = list(dict.fromkeys([*structures.molecules, *s.adsorbates]))
         mol_jobs = {
             name: pin(
                 self._relax_maker(False, f"relax molecule {name}").make(
@@ -123,15 +128,18 @@ class LocalStudyMaker(Maker):
         }
         slab_build = pin(
             build_slab(
-                bulk_jobs["LiI"].output.structure,
+                bulk_jobs[cat.name].output.structure,
                 list(s.slab.supercell),
                 s.slab.vacuum,
                 s.slab.fixed_layers,
+                list(cat.miller),
             ),
             "slab/build",
         )
+        slab_build.name = f"build {cat.label} slab"
         slab_relax = pin(
-            self._relax_maker(False, "relax LiI(100) slab").make(slab_build.output), "slab/relax"
+            self._relax_maker(False, f"relax {cat.label} slab").make(slab_build.output),
+            "slab/relax",
         )
         screens, adslabs = {}, {}
         calc = {"name": s.calculator.name, "d3": s.calculator.d3, **s.calculator.kwargs}
@@ -158,7 +166,7 @@ class LocalStudyMaker(Maker):
             adslabs[ads] = [
                 relax_summary(
                     pin(
-                        self._relax_maker(False, f"relax {ads}@LiI(100) #{i + 1}").make(
+                        self._relax_maker(False, f"relax {ads}@{cat.label} #{i + 1}").make(
                             screen.output["candidates"][i]
                         ),
                         f"adslab/{ads}/{i}",
@@ -173,6 +181,7 @@ class LocalStudyMaker(Maker):
                 relax_summary(slab_relax),
                 screens,
                 adslabs,
+                cat.as_dict(),
             ),
             "collect",
         )

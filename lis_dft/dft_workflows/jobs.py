@@ -19,17 +19,23 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from lis_dft.dft_workflows.calculators import build_calculator
 from lis_dft.dft_workflows.screening import race_relaxations, schedule_from_dict
 from lis_dft.structures.adsorbates import adsorbate_placements
-from lis_dft.structures.slab import lii_100_slab
+from lis_dft.structures.slab import catalyst_slab
 
 
-@job(name="build LiI(100) slab")
+@job(name="build catalyst slab")
 def build_slab(
-    lii_bulk: Structure, supercell: list[int], vacuum: float, fixed_layers: int
+    bulk: Structure,
+    supercell: list[int],
+    vacuum: float,
+    fixed_layers: int,
+    miller: list[int] | None = None,
 ) -> Structure:
-    """Cut the LiI(100) slab from the *relaxed* LiI bulk (no strain from a foreign lattice)."""
+    """Cut the catalyst slab from the *relaxed* bulk (no strain from a foreign lattice)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        slab = lii_100_slab(lii_bulk, tuple(supercell), vacuum, fixed_layers)
+        slab = catalyst_slab(
+            bulk, tuple(miller or (1, 0, 0)), tuple(supercell), vacuum, fixed_layers
+        )
     return Structure.from_sites(slab.sites)
 
 
@@ -190,11 +196,12 @@ def collect_energies(
     slab: Any,
     screens: dict[str, dict[str, Any]],
     adslabs: dict[str, list[Any]],
+    catalyst: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble every energy of the study into one record (see analysis.energetics).
 
     Each relaxation arrives as ``{"energy", "structure", "converged", "n_steps"}``
-    (see :func:`relax_summary`).
+    (see :func:`relax_summary`); ``catalyst`` is the registry entry's ``as_dict()``.
     """
     record: dict[str, Any] = {
         "bulk": bulk,
@@ -202,6 +209,8 @@ def collect_energies(
         "slab": slab,
         "adsorbates": {},
     }
+    if catalyst:
+        record["catalyst"] = catalyst
     for ads, screen in screens.items():
         relaxed = {}
         for cid, doc in zip(screen["candidate_ids"], adslabs[ads], strict=True):

@@ -19,6 +19,7 @@ from lis_dft.dft_workflows.stores import job_store_from_uri, local_job_store
 from lis_dft.errors import ParameterError
 from lis_dft.provenance import provenance
 from lis_dft.structures.catalog import build_study_structures
+from lis_dft.system import catalyst
 
 
 def write_outputs(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
@@ -86,12 +87,18 @@ def run_local_study(
     """
     settings = settings or StudySettings()
     out_dir = Path(out_dir).absolute()  # jobs run in their own folders
-    preflight(settings.calculator.name, {"Li", "S", "I"})
+    cat = catalyst(settings.catalyst)
+    preflight(settings.calculator.name, {"Li", "S", cat.halogen})
     ensure_writable(out_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         structures = build_study_structures(
-            overrides, settings.slab, conventional=False, with_placements=False
+            overrides,
+            settings.slab,
+            conventional=False,
+            with_placements=False,
+            catalyst_name=cat.name,
+            adsorbates=tuple(settings.adsorbates),
         )
     flow = LocalStudyMaker(settings=settings).make(structures)
     store = job_store_from_uri(store_uri) if store_uri else local_job_store(out_dir / "store")

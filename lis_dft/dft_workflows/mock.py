@@ -31,6 +31,7 @@ def _pairs(atoms, cutoff: float):
         return _fast_neighbour_list("ijdD", atoms, cutoff)
     return neighbor_list("ijdD", atoms, cutoff, self_interaction=False)
 
+
 ALPHA = 1.6  # 1/Å, Morse stiffness
 SWITCH_ON, SWITCH_OFF = 1.2, 1.5  # cutoff window in units of r0: bonded neighbours only
 

@@ -1,4 +1,4 @@
-"""Adsorbate placements of Li2S, Li2S2 and S8 on LiI(100).
+"""Adsorbate placements of the sulfur species on a catalyst slab (LiI(100) in the paper).
 
 Sites come from pymatgen's AdsorbateSiteFinder (ontop, bridge, hollow, reduced by the
 slab's symmetry), labelled by the surface atoms that define them (``top_Li``,
@@ -40,11 +40,12 @@ class Placement:
     orientation: str
     site_coords: tuple[float, float, float]
     structure: Structure
+    slab_name: str = "LiI_100"
 
     @property
     def name(self) -> str:
-        """Manifest name, ``<adsorbate>@LiI_100/<config-id>``."""
-        return f"{self.adsorbate}@LiI_100/{self.config_id}"
+        """Manifest name, ``<adsorbate>@<slab>/<config-id>`` (``S8@LiI_100/hollow-flat-r0``)."""
+        return f"{self.adsorbate}@{self.slab_name}/{self.config_id}"
 
 
 def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
@@ -135,6 +136,7 @@ def adsorbate_placements(
     orientations: tuple[tuple[str, str, float], ...] = DEFAULT_ORIENTATIONS,
     min_distance: float = 1.8,
     deduplicate: bool = True,
+    slab_name: str = "LiI_100",
 ) -> list[Placement]:
     """Enumerate adsorbate configurations on the slab.
 
@@ -155,6 +157,8 @@ def adsorbate_placements(
         Placements with an adsorbate atom closer than this to a surface atom are dropped.
     deduplicate
         Remove placements that StructureMatcher finds equivalent.
+    slab_name
+        Name of the surface (manifest names), e.g. ``LiBr_100``.
 
     Returns
     -------
@@ -182,6 +186,7 @@ def adsorbate_placements(
                     orientation=o_label,
                     site_coords=tuple(float(x) for x in pos),
                     structure=s,
+                    slab_name=slab_name,
                 )
             )
     if deduplicate and len(placements) > 1:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ase.spacegroup import crystal
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Composition, Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
@@ -85,12 +85,18 @@ def li2s2_hexagonal(
     )
 
 
-def lithium_iodide(a: float = 6.00, conventional: bool = False) -> Structure:
-    """Return rocksalt LiI (Fm-3m); 2-atom primitive unless ``conventional``."""
+def rocksalt_halide(formula: str, a: float, conventional: bool = False) -> Structure:
+    """Return rocksalt (Fm-3m) LiX; 2-atom primitive unless ``conventional``."""
+    cation, anion = (el.symbol for el in sorted(Composition(formula), key=lambda el: el.X))
     s = Structure.from_spacegroup(
-        "Fm-3m", Lattice.cubic(a), ["Li", "I"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+        "Fm-3m", Lattice.cubic(a), [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]]
     )
     return s if conventional else _primitive(s)
+
+
+def lithium_iodide(a: float = 6.00, conventional: bool = False) -> Structure:
+    """Return rocksalt LiI (Fm-3m); 2-atom primitive unless ``conventional``."""
+    return rocksalt_halide("LiI", a, conventional)
 
 
 #: Builders for the cells used in calculations (primitive where that is cheaper).
@@ -112,7 +118,15 @@ BULK_CONVENTIONAL: dict[str, Callable[[], Structure]] = {
 }
 
 #: Expected space-group numbers (validation).
-EXPECTED_SPACEGROUP = {"Li": 229, "S": 70, "Li2S": 225, "Li2S2": 194, "LiI": 225}
+EXPECTED_SPACEGROUP = {
+    "Li": 229,
+    "S": 70,
+    "Li2S": 225,
+    "Li2S2": 194,
+    "LiI": 225,
+    "LiBr": 225,
+    "LiCl": 225,
+}
 
 #: Experimental lattice data used to judge relaxed cells (Å; Li2S2 is the scaled prototype).
 EXPERIMENTAL_LATTICE = {

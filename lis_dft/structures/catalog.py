@@ -20,21 +20,56 @@ from lis_dft.fileio import staged_directory
 from lis_dft.structures.adsorbates import Placement, adsorbate_placements
 from lis_dft.structures.bulk import BULK_BUILDERS, BULK_CONVENTIONAL
 from lis_dft.structures.io import read_structure
-from lis_dft.structures.molecules import MOLECULE_BUILDERS, boxed
-from lis_dft.structures.slab import lii_100_slab
+from lis_dft.structures.molecules import boxed
+from lis_dft.structures.slab import catalyst_slab
 from lis_dft.structures.validation import (
     check_bulk,
     check_molecule,
     check_slab,
     spacegroup_symbol,
 )
+from lis_dft.system import (
+    DEFAULT_CATALYST,
+    DEFAULT_SPECIES,
+    Catalyst,
+    catalyst,
+    molecule_builders,
+    species,
+)
 
-BULK_PHASES = ("Li", "S", "Li2S", "Li2S2", "LiI")
-MOLECULES = ("S8", "Li2S", "Li2S2", "I2")  # I2: iodine reference for E_f(LiI)
-ADSORBATES = ("Li2S", "Li2S2", "S8")
-SLAB_NAME = "LiI_100"
-#: Which phase a user override may name, and the formula its file must have.
-OVERRIDABLE = {**{p: p for p in BULK_PHASES}, "S8": "S", "I2": "I", SLAB_NAME: "LiI"}
+#: Bulk phases every study computes besides its catalyst crystal (elements and products).
+REFERENCE_BULK = ("Li", "S", "Li2S", "Li2S2")
+#: The default (LiI) study's phases, for code that only knows the paper's system.
+BULK_PHASES = (*REFERENCE_BULK, DEFAULT_CATALYST)
+ADSORBATES = DEFAULT_SPECIES
+SLAB_NAME = catalyst(DEFAULT_CATALYST).slab_name
+
+
+def study_phases(
+    cat: Catalyst, adsorbates: tuple[str, ...] = DEFAULT_SPECIES
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(bulk phases, molecules) a study of ``adsorbates`` on ``cat`` needs.
+
+    Molecules: every adsorbate, the Li2S/Li2S2/S8 of the vacuum landscape, and the
+    halogen reference X2 (mu_X for the catalyst's formation energy).
+    """
+    for name in adsorbates:
+        species(name)  # clear error for an unknown species
+    molecules = tuple(dict.fromkeys((*adsorbates, *DEFAULT_SPECIES, cat.reference)))
+    return (*REFERENCE_BULK, cat.name), molecules
+
+
+def overridable(cat: Catalyst) -> dict[str, str]:
+    """Which phase a user override may name, and the formula its file must have."""
+    bulk, molecules = study_phases(cat)
+    out = {p: p for p in bulk}
+    out.update({m: m for m in molecules})
+    out.update({"S8": "S", cat.reference: cat.halogen, cat.slab_name: cat.name})
+    return out
+
+
+#: The default study's overridable phases (the CLI's help text lists them).
+OVERRIDABLE = overridable(catalyst(DEFAULT_CATALYST))
 
 
 @dataclass
@@ -50,17 +85,26 @@ class SlabSettings:
 
 @dataclass
 class StudyStructures:
-    """The study's structures, keyed by manifest name."""
+    """The study's structures, keyed by phase name, on one catalyst surface."""
 
     bulk: dict[str, Structure]
     molecules: dict[str, Molecule]
     slab: Structure
     placements: dict[str, list[Placement]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    catalyst: str = DEFAULT_CATALYST
+
+    @property
+    def catalyst_entry(self) -> Catalyst:
+        """The registry entry of the study's catalyst."""
+        return catalyst(self.catalyst)
 
 
-def parse_overrides(items: list[str] | None) -> dict[str, Path]:
+def parse_overrides(
+    items: list[str] | None, catalyst_name: str = DEFAULT_CATALYST
+) -> dict[str, Path]:
     """Parse ``PHASE=FILE`` strings from the CLI into a dict."""
+    allowed = overridable(catalyst(catalyst_name))
     out: dict[str, Path] = {}
     for item in items or []:
         if "=" not in item:
@@ -68,17 +112,17 @@ def parse_overrides(items: list[str] | None) -> dict[str, Path]:
                 f"--structure expects PHASE=FILE (e.g. Li2S=my_li2s.cif), got {item!r}."
             )
         phase, path = item.split("=", 1)
-        if phase not in OVERRIDABLE:
+        if phase not in allowed:
             raise StructureInputError(
-                f"--structure names unknown phase {phase!r}; choose from {sorted(OVERRIDABLE)}."
+                f"--structure names unknown phase {phase!r}; choose from {sorted(allowed)}."
             )
         out[phase] = Path(path)
     return out
 
 
-def _load_override(phase: str, path: Path) -> Structure | Molecule:
+def _load_override(phase: str, path: Path, allowed: dict[str, str]) -> Structure | Molecule:
     s = read_structure(path, label=phase)
-    want = Composition(OVERRIDABLE[phase]).reduced_formula
+    want = Composition(allowed[phase]).reduced_formula
     if s.composition.reduced_formula != want:
         raise StructureInputError(
             f"{path} was given for {phase} but contains {s.composition.reduced_formula} "
@@ -92,6 +136,8 @@ def build_study_structures(
     settings: SlabSettings | None = None,
     conventional: bool = True,
     with_placements: bool = True,
+    catalyst_name: str = DEFAULT_CATALYST,
+    adsorbates: tuple[str, ...] = DEFAULT_SPECIES,
 ) -> StudyStructures:
     """Build (or read) every structure of the study and validate it.
 
@@ -106,16 +152,27 @@ def build_study_structures(
         cells used in calculations.
     with_placements
         Also enumerate adsorbate placements on the slab.
+    catalyst_name
+        Registered catalyst (:data:`lis_dft.system.CATALYSTS`) the slab is cut from.
+    adsorbates
+        Sulfur species placed on the slab (:data:`lis_dft.system.SPECIES`).
 
     """
     overrides = overrides or {}
     settings = settings or SlabSettings()
-    builders = BULK_CONVENTIONAL if conventional else BULK_BUILDERS
+    cat = catalyst(catalyst_name)
+    allowed = overridable(cat)
+    bulk_phases, molecule_names = study_phases(cat, tuple(adsorbates))
+    builders = {
+        **(BULK_CONVENTIONAL if conventional else BULK_BUILDERS),
+        cat.name: lambda: cat.bulk(conventional=conventional),
+    }
+    mol_builders = molecule_builders()
     sources: dict[str, str] = {}
     bulk: dict[str, Structure] = {}
-    for name in BULK_PHASES:
+    for name in bulk_phases:
         if name in overrides:
-            bulk[name] = _load_override(name, overrides[name])
+            bulk[name] = _load_override(name, overrides[name], allowed)
             sources[name] = str(overrides[name])
             check_bulk(name, bulk[name], relaxed=True).raise_if_failed()
         else:
@@ -123,41 +180,44 @@ def build_study_structures(
             sources[name] = "builder"
             check_bulk(name, bulk[name]).raise_if_failed()
     molecules: dict[str, Molecule] = {}
-    for name in MOLECULES:
+    for name in molecule_names:
         if name in overrides:
-            mol = _load_override(name, overrides[name])
+            mol = _load_override(name, overrides[name], allowed)
             if isinstance(mol, Structure):
                 mol = Molecule(mol.species, mol.cart_coords)
             molecules[name] = mol
             sources[name] = str(overrides[name])
         else:
-            molecules[name] = MOLECULE_BUILDERS[name]()
+            molecules[name] = mol_builders[name]()
             sources[name] = "builder"
         check_molecule(name, molecules[name], relaxed=name in overrides).raise_if_failed()
-    if SLAB_NAME in overrides:
-        slab = _load_override(SLAB_NAME, overrides[SLAB_NAME])
-        sources[SLAB_NAME] = str(overrides[SLAB_NAME])
-        check_slab(slab, vacuum=None).raise_if_failed()
+    slab_name = cat.slab_name
+    if slab_name in overrides:
+        slab = _load_override(slab_name, overrides[slab_name], allowed)
+        sources[slab_name] = str(overrides[slab_name])
+        check_slab(slab, bulk_formula=cat.name, vacuum=None).raise_if_failed()
     else:
-        slab = lii_100_slab(
-            bulk=bulk["LiI"] if "LiI" in overrides else None,
+        slab = catalyst_slab(
+            bulk[cat.name] if cat.name in overrides else cat.bulk(),
+            miller=cat.miller,
             supercell=settings.supercell,
             vacuum=settings.vacuum,
             fixed_layers=settings.fixed_layers,
         )
-        sources[SLAB_NAME] = "builder"
-        check_slab(slab, vacuum=settings.vacuum).raise_if_failed()
+        sources[slab_name] = "builder"
+        check_slab(slab, bulk_formula=cat.name, vacuum=settings.vacuum).raise_if_failed()
     placements: dict[str, list[Placement]] = {}
     if with_placements:
-        for ads in ADSORBATES:
+        for ads in adsorbates:
             placements[ads] = adsorbate_placements(
                 slab,
                 molecules[ads],
                 ads,
                 height=settings.ads_height,
                 min_distance=settings.min_distance,
+                slab_name=slab_name,
             )
-    return StudyStructures(bulk, molecules, slab, placements, sources)
+    return StudyStructures(bulk, molecules, slab, placements, sources, catalyst=cat.name)
 
 
 def _write_pair(structure: Structure, stem: Path) -> None:
@@ -212,9 +272,10 @@ def write_structures(
             s = boxed(mol, box_vacuum)
             _write_pair(s, tmp / rel)
             manifest.append(_entry(name, "molecule", s, rel, formula_unit=name))
-        rel = Path("slab") / SLAB_NAME
+        slab_name = study.catalyst_entry.slab_name
+        rel = Path("slab") / slab_name
         _write_pair(study.slab, tmp / rel)
-        manifest.append(_entry(SLAB_NAME, "slab", study.slab, rel))
+        manifest.append(_entry(slab_name, "slab", study.slab, rel))
         for ads, placements in study.placements.items():
             for p in placements:
                 rel = Path("adslabs") / ads / p.config_id

@@ -67,9 +67,14 @@ def boxed(molecule: Molecule, vacuum: float = 15.0) -> Structure:
     return molecule.get_boxed_structure(a, b, c)
 
 
+def diatomic(element: str, bond: float) -> Molecule:
+    """Return a homonuclear diatomic molecule (a halogen reference X2)."""
+    return Molecule([element, element], [[0, 0, 0], [bond, 0, 0]])
+
+
 def i2_molecule(bond: float = 2.67) -> Molecule:
     """Return the I2 molecule (the iodine reference for the LiI formation energy)."""
-    return Molecule(["I", "I"], [[0, 0, 0], [bond, 0, 0]])
+    return diatomic("I", bond)
 
 
 MOLECULE_BUILDERS["I2"] = i2_molecule

@@ -1,8 +1,8 @@
-"""The LiI(100) slab of the paper: cut from a 3x3x3 supercell, 15 Å vacuum, bottom fixed.
+"""Catalyst slabs: the paper's LiI(100) (3x3x3 supercell, 15 Å vacuum, bottom fixed) and any other.
 
-Built with pymatgen's SlabGenerator from the conventional rocksalt cell; (100) planes
-of rocksalt contain equal numbers of Li and I, so every termination is stoichiometric
-and non-polar. The vacuum is then set exactly (SlabGenerator rounds it up to whole
+Built with pymatgen's SlabGenerator from the conventional cell; only stoichiometric,
+non-polar, symmetric terminations are accepted ((100) planes of rocksalt contain equal
+numbers of Li and X, so every rocksalt (100) termination is). The vacuum is then set exactly (SlabGenerator rounds it up to whole
 unit cells) and the bottom layers get selective dynamics ``F F F``.
 """
 
@@ -54,26 +54,35 @@ def set_vacuum(slab: Slab, vacuum: float) -> Slab:
     )
 
 
-def lii_100_slab(
-    bulk: Structure | None = None,
+def catalyst_slab(
+    bulk: Structure,
+    miller: tuple[int, int, int] = (1, 0, 0),
     supercell: tuple[int, int, int] = (3, 3, 3),
     vacuum: float = 15.0,
     fixed_layers: int = 3,
 ) -> Slab:
-    """Build the stoichiometric, non-polar LiI(100) slab.
+    """Cut a stoichiometric, non-polar, symmetric slab of ``bulk`` along ``miller``.
 
     Parameters
     ----------
     bulk
-        Rocksalt LiI (any cell); defaults to experiment, a = 6.00 Å. Pass a relaxed
+        The crystal (any cell; its conventional standard cell is used). Pass a relaxed
         bulk to cut the slab at the calculator's own lattice constant.
+    miller
+        Surface facet.
     supercell
-        Repeats of the conventional cubic cell: (n_a, n_b) in plane and n_c conventional
-        cells (2 n_c atomic layers) through the slab. (3, 3, 3) gives 216 atoms.
+        Repeats of the oriented cell: (n_a, n_b) in plane and n_c unit planes through
+        the slab. For rocksalt (100), (3, 3, 3) is the paper's 216-atom LiI(100) slab.
     vacuum
         Vacuum between periodic images, Å.
     fixed_layers
         Number of bottom atomic layers held fixed (selective dynamics).
+
+    Raises
+    ------
+    StructureValidationError
+        If no termination is stoichiometric, non-polar and symmetric (the reason names
+        the facet and the formula, so the user can pick another facet).
 
     """
     n_a, n_b, n_c = (int(x) for x in supercell)
@@ -83,12 +92,10 @@ def lii_100_slab(
         raise ParameterError(f"vacuum must be positive, got {vacuum}")
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    conv = SpacegroupAnalyzer(
-        bulk or lithium_iodide(), symprec=0.01
-    ).get_conventional_standard_structure()
+    conv = SpacegroupAnalyzer(bulk, symprec=0.01).get_conventional_standard_structure()
     gen = SlabGenerator(
         conv,
-        (1, 0, 0),
+        tuple(miller),
         min_slab_size=n_c,
         min_vacuum_size=max(1, int(np.ceil(vacuum / conv.lattice.a))),
         in_unit_planes=True,
@@ -97,16 +104,17 @@ def lii_100_slab(
         lll_reduce=False,
         reorient_lattice=True,
     )
+    formula = conv.composition.reduced_formula
     candidates = [
         s
         for s in gen.get_slabs()
-        if not s.is_polar()
-        and s.is_symmetric()
-        and s.composition.reduced_formula == conv.composition.reduced_formula
+        if not s.is_polar() and s.is_symmetric() and s.composition.reduced_formula == formula
     ]
     if not candidates:
+        hkl = "".join(str(i) for i in miller)
         raise StructureValidationError(
-            "SlabGenerator found no stoichiometric, non-polar, symmetric LiI(100) termination."
+            f"SlabGenerator found no stoichiometric, non-polar, symmetric {formula}({hkl}) "
+            "termination; choose another facet (--miller)."
         )
     slab = candidates[0]
     slab.make_supercell([n_a, n_b, 1])
@@ -120,3 +128,13 @@ def lii_100_slab(
     fixed = {i for layer in layers[:fixed_layers] for i in layer}
     slab.add_site_property("selective_dynamics", [[i not in fixed] * 3 for i in range(len(slab))])
     return slab
+
+
+def lii_100_slab(
+    bulk: Structure | None = None,
+    supercell: tuple[int, int, int] = (3, 3, 3),
+    vacuum: float = 15.0,
+    fixed_layers: int = 3,
+) -> Slab:
+    """The paper's LiI(100) slab: :func:`catalyst_slab` of rocksalt LiI (a = 6.00 Å default)."""
+    return catalyst_slab(bulk or lithium_iodide(), (1, 0, 0), supercell, vacuum, fixed_layers)

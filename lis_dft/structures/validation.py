@@ -238,7 +238,7 @@ def _box_gaps(structure: Structure) -> list[float]:
 
 #: Formal charges for the slab dipole (pymatgen's Slab.is_polar needs oxidation states
 #: and reports every slab without them as non-polar).
-FORMAL_CHARGES = {"Li": 1.0, "I": -1.0, "S": -2.0}
+FORMAL_CHARGES = {"Li": 1.0, "I": -1.0, "Br": -1.0, "Cl": -1.0, "S": -2.0}
 
 
 def slab_dipole_per_area(structure: Structure, charges: dict[str, float] | None = None) -> float:

@@ -1,0 +1,240 @@
+"""The chemical system of a study as data: sulfur species and catalyst surfaces.
+
+Everything that used to be spelled out per file (which molecules exist, in which order
+Li is removed, which crystal the slab is cut from, which halogen reference enters the
+formation energy of the catalyst) is derived from the two registries here:
+
+``SPECIES``
+    The sulfur species of the oxidation ladder, keyed by formula unit (``Li2S``,
+    ``Li2S2``, ``S8``). Each entry holds its molecule builder, plot label and which
+    integrity check applies once it is adsorbed. Li per S and the order of the ladder
+    follow from the formula.
+``CATALYSTS``
+    The catalyst crystals, keyed by formula (``LiI``, ``LiBr``, ``LiCl``): a rocksalt
+    lithium halide with its experimental lattice constant, the surface cut from it,
+    and its halogen reference (the X2 molecule, whose half energy is mu_X).
+
+Adding a species or a catalyst is one entry (docs/system.md has a worked example);
+catalog, flows, energetics, report, plots and CLI loop over these registries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import partial
+from itertools import pairwise
+
+from pymatgen.core import Composition, Molecule, Structure
+
+from lis_dft.errors import ParameterError
+from lis_dft.structures.bulk import rocksalt_halide
+from lis_dft.structures.molecules import diatomic, li2s2_molecule, li2s_molecule, s8_crown
+
+
+@dataclass(frozen=True)
+class Species:
+    """A sulfur species of the oxidation ladder (formula unit = registry key).
+
+    Parameters
+    ----------
+    name
+        Formula unit, e.g. ``Li2S2`` (pymatgen would reduce it to LiS; lis-dft never does).
+    label
+        Matplotlib mathtext label.
+    builder
+        Returns the isolated molecule (starting geometry; the study relaxes it).
+    integrity
+        What must survive adsorption: ``"ring"`` (S8), ``"dimer"`` (the S-S bond of
+        Li2S2), or ``None``.
+
+    """
+
+    name: str
+    label: str
+    builder: Callable[[], Molecule]
+    integrity: str | None = None
+
+    @property
+    def composition(self) -> Composition:
+        """Composition of one formula unit."""
+        return Composition(self.name)
+
+    @property
+    def n_s(self) -> int:
+        """S atoms per formula unit."""
+        return int(self.composition["S"])
+
+    @property
+    def li_per_s(self) -> float:
+        """Li atoms per S atom (2 for Li2S, 0 for S8): the ladder coordinate."""
+        return float(self.composition["Li"]) / self.n_s
+
+
+#: The sulfur species, keyed by formula unit.
+SPECIES: dict[str, Species] = {
+    s.name: s
+    for s in (
+        Species("Li2S", r"Li$_2$S", li2s_molecule),
+        Species("Li2S2", r"Li$_2$S$_2$", li2s2_molecule, integrity="dimer"),
+        Species("S8", r"S$_8$", s8_crown, integrity="ring"),
+    )
+}
+
+#: The adsorbates of the default study (the paper's three).
+DEFAULT_SPECIES: tuple[str, ...] = ("Li2S", "Li2S2", "S8")
+
+
+def species(name: str) -> Species:
+    """Return the registered species ``name`` (clear error if unknown)."""
+    try:
+        return SPECIES[name]
+    except KeyError:
+        raise ParameterError(
+            f"Unknown sulfur species {name!r}; choose from {sorted(SPECIES)} "
+            "(add an entry to lis_dft.system.SPECIES for a new one)."
+        ) from None
+
+
+def oxidation_path(names) -> tuple[str, ...]:
+    """The species among ``names`` in oxidation order (most Li per S first)."""
+    known = [species(n) for n in names if n in SPECIES]
+    return tuple(s.name for s in sorted(known, key=lambda s: (-s.li_per_s, s.n_s)))
+
+
+def _fraction(x: Fraction) -> str:
+    return "" if x == 1 else f"{x} "
+
+
+def reaction(a: str, b: str) -> str:
+    """The oxidation step from species ``a`` to ``b`` per Li removed, as text.
+
+    ``reaction("Li2S", "Li2S2")`` is ``"Li2S -> 1/2 Li2S2 + Li"``.
+    """
+    sa, sb = species(a), species(b)
+    # per S atom: 1/n_s(a) a -> 1/n_s(b) b + (li_per_s(a) - li_per_s(b)) Li; then per Li
+    dli = Fraction(sa.li_per_s).limit_denominator(64) - Fraction(sb.li_per_s).limit_denominator(64)
+    if dli <= 0:
+        raise ParameterError(f"{a} -> {b} removes no Li; not an oxidation step.")
+    ca = Fraction(1, sa.n_s) / dli
+    cb = Fraction(1, sb.n_s) / dli
+    return f"{_fraction(ca)}{a} -> {_fraction(cb)}{b} + Li"
+
+
+def oxidation_steps(names) -> list[tuple[str, str, str]]:
+    """``(from, to, reaction)`` for consecutive species of the path through ``names``."""
+    return [(a, b, reaction(a, b)) for a, b in pairwise(oxidation_path(names))]
+
+
+@dataclass(frozen=True)
+class Catalyst:
+    """A catalyst crystal, the surface cut from it and its reference states.
+
+    Parameters
+    ----------
+    name
+        Formula of the bulk crystal (``LiI``); also its bulk-phase name in the study.
+    halogen
+        The anion element; mu_X comes from the X2 molecule (``reference``).
+    a
+        Experimental lattice constant of the rocksalt cell, Å (starting geometry; the
+        study relaxes the bulk and cuts the slab from the relaxed cell).
+    x2_bond
+        Experimental X-X bond of the gas-phase X2 molecule, Å (starting geometry).
+    miller
+        Surface facet.
+    source
+        Where ``a`` and ``x2_bond`` come from.
+
+    """
+
+    name: str
+    halogen: str
+    a: float
+    x2_bond: float
+    miller: tuple[int, int, int] = (1, 0, 0)
+    source: str = ""
+
+    @property
+    def reference(self) -> str:
+        """Name of the halogen reference molecule (``I2``)."""
+        return f"{self.halogen}2"
+
+    @property
+    def slab_name(self) -> str:
+        """Key of the surface in records and results (``LiI_100``)."""
+        return f"{self.name}_{''.join(str(i) for i in self.miller)}"
+
+    @property
+    def label(self) -> str:
+        """Human label of the surface (``LiI(100)``)."""
+        return f"{self.name}({''.join(str(i) for i in self.miller)})"
+
+    def bulk(self, conventional: bool = False) -> Structure:
+        """The bulk crystal at its experimental lattice constant."""
+        return rocksalt_halide(self.name, self.a, conventional=conventional)
+
+    def reference_molecule(self) -> Molecule:
+        """The X2 molecule at its experimental bond length."""
+        return diatomic(self.halogen, self.x2_bond)
+
+    def as_dict(self) -> dict:
+        """JSON-ready description for results and provenance."""
+        return {
+            "name": self.name,
+            "slab": self.slab_name,
+            "label": self.label,
+            "miller": list(self.miller),
+            "halogen": self.halogen,
+            "reference": self.reference,
+            "lattice_a_A": self.a,
+            "source": self.source,
+        }
+
+
+_HALIDE_SOURCE = "room-temperature rocksalt lattice constants; X2 bond lengths of the gas molecules"
+
+#: The catalysts, keyed by the formula of their bulk crystal.
+CATALYSTS: dict[str, Catalyst] = {
+    c.name: c
+    for c in (
+        Catalyst("LiI", "I", a=6.00, x2_bond=2.67, source=_HALIDE_SOURCE),
+        Catalyst("LiBr", "Br", a=5.50, x2_bond=2.28, source=_HALIDE_SOURCE),
+        Catalyst("LiCl", "Cl", a=5.13, x2_bond=1.99, source=_HALIDE_SOURCE),
+    )
+}
+
+DEFAULT_CATALYST = "LiI"
+
+
+def catalyst(name: str) -> Catalyst:
+    """Return the registered catalyst ``name`` (clear error if unknown)."""
+    try:
+        return CATALYSTS[name]
+    except KeyError:
+        raise ParameterError(
+            f"Unknown catalyst {name!r}; choose from {sorted(CATALYSTS)} "
+            "(add an entry to lis_dft.system.CATALYSTS for a new one)."
+        ) from None
+
+
+def catalyst_of_slab(slab_name: str) -> Catalyst:
+    """The registered catalyst whose surface is called ``slab_name`` (``LiBr_100``)."""
+    for c in CATALYSTS.values():
+        if c.slab_name == slab_name:
+            return c
+    raise ParameterError(f"No registered catalyst has the surface {slab_name!r}.")
+
+
+def halogen_references() -> dict[str, str]:
+    """Element -> reference molecule name for every registered catalyst (``{"I": "I2"}``)."""
+    return {c.halogen: c.reference for c in CATALYSTS.values()}
+
+
+def molecule_builders() -> dict[str, Callable[[], Molecule]]:
+    """Every molecule a study can need: the species and each halogen reference."""
+    out: dict[str, Callable[[], Molecule]] = {n: s.builder for n, s in SPECIES.items()}
+    for c in CATALYSTS.values():
+        out[c.reference] = partial(diatomic, c.halogen, c.x2_bond)
+    return out
