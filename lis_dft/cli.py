@@ -336,6 +336,7 @@ def inputs(
     vacuum: Vacuum = 15.0,
     fixed_layers: FixedLayers = 3,
     structure: Overrides = None,
+    catalyst: Catalyst = "LiI",
     ivdw: Annotated[int, typer.Option(help="VASP IVDW: 11 = D3 zero damping, 12 = D3-BJ.")] = 11,
     incar: Annotated[
         list[str] | None,
@@ -373,9 +374,10 @@ def inputs(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study = build_study_structures(
-            parse_overrides(structure),
+            parse_overrides(structure, catalyst),
             SlabSettings(tuple(supercell), vacuum, fixed_layers),
             conventional=False,
+            catalyst_name=catalyst,
         )
         campaign = write_campaign(
             study,

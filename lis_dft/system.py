@@ -155,6 +155,7 @@ class Catalyst:
     x2_bond: float
     miller: tuple[int, int, int] = (1, 0, 0)
     source: str = ""
+    spacegroup: int = 225
 
     @property
     def reference(self) -> str:

@@ -21,6 +21,7 @@ from pymatgen.core import Composition, Structure
 from scipy.constants import physical_constants
 
 from lis_dft.errors import ParameterError
+from lis_dft.system import catalyst as catalyst_entry
 
 FARADAY = physical_constants["Faraday constant"][0]  # C/mol
 LI_IN_VS_LI = 0.62  # V, Li-In (In-InLi) vs Li+/Li at room temperature (Santhosha et al. 2019)
@@ -132,18 +133,24 @@ def voltage_profile(
 
 
 def hull(
-    references: dict[str, Any], include_iodine: bool = False
+    references: dict[str, Any], catalyst: str | None = None
 ) -> tuple[PhaseDiagram, dict[str, dict[str, float]]]:
-    """Build the Li-S (or Li-S-I) PhaseDiagram and return e_above_hull of every phase."""
-    names = ["Li", "S", "Li2S", "Li2S2"] + (["LiI", "I2(g)"] if include_iodine else [])
-    formulas = {"Li": "Li", "S": "S", "Li2S": "Li2S", "Li2S2": "Li2S2", "LiI": "LiI", "I2(g)": "I2"}
+    """Build the Li-S (or Li-S-X with a catalyst LiX) PhaseDiagram; e_above_hull of every phase.
+
+    ``catalyst`` names a registered catalyst (:data:`lis_dft.system.CATALYSTS`): its
+    crystal and its X2 molecule join the Li-S phases.
+    """
+    names = ["Li", "S", "Li2S", "Li2S2"]
+    if catalyst is not None:
+        cat = catalyst_entry(catalyst)
+        names += [cat.name, f"{cat.reference}(g)"]
     entries = []
     for name in names:
         if name not in references:
             raise ParameterError(
                 f"The hull needs the {name} reference; it is missing from the results."
             )
-        comp = Composition(formulas[name])
+        comp = Composition(name.removesuffix("(g)"))
         entries.append(
             PDEntry(comp, references[name]["energy_per_atom"] * comp.num_atoms, name=name)
         )

@@ -24,6 +24,7 @@ from lis_dft.analysis.plots import _calc_label, _save, _style
 from lis_dft.errors import LisDftError, ParameterError
 from lis_dft.fileio import atomic_write_text
 from lis_dft.provenance import provenance
+from lis_dft.system import DEFAULT_CATALYST, catalyst
 
 #: Measured capacities (mAh/g S) from the seed work, shared/REFERENCE.md.
 REFERENCE_CAPACITIES = {
@@ -67,8 +68,10 @@ def thermo_summary(
         "capacities_mAh_per_g": thermo.theoretical_capacities(),
         "volume_change_per_S": thermo.volume_changes(refs),
     }
-    if "LiI" in refs and "I2(g)" in refs:
-        summary["hull_Li_S_I"] = thermo.hull(refs, include_iodine=True)[1]
+    cat = results.get("catalyst") or catalyst(DEFAULT_CATALYST).as_dict()
+    if cat["name"] in refs and f"{cat['reference']}(g)" in refs:
+        key = f"hull_Li_S_{cat['halogen']}"  # hull_Li_S_I for LiI, as before
+        summary[key] = thermo.hull(refs, catalyst=cat["name"])[1]
     return summary
 
 

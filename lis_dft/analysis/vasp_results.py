@@ -14,6 +14,7 @@ from typing import Any
 from lis_dft.analysis.vasp_parse import ParsedCalculation, parse_calculation
 from lis_dft.dft_workflows.campaign import Campaign
 from lis_dft.fileio import atomic_write_text
+from lis_dft.system import CATALYSTS, catalyst_of_slab
 
 PARSED_FILE = "parsed.json"
 
@@ -54,6 +55,8 @@ def energy_record(campaign: Campaign, parsed: list[ParsedCalculation]) -> dict[s
             record["molecules"][c.name] = entry
         elif c.kind == "slab":
             record["slab"] = entry
+            if c.name in {cat.slab_name for cat in CATALYSTS.values()}:
+                record["catalyst"] = catalyst_of_slab(c.name).as_dict()
     if record["slab"] is not None:
         for c in campaign.calculations:
             p = ok.get(c.name)

@@ -31,6 +31,8 @@ from typing import Any
 
 from pymatgen.core import Composition
 
+from lis_dft.system import halogen_references
+
 STATUS_ORDER = ("agrees", "underbinds", "overbinds", "not_confirmed", "incomplete")
 
 
@@ -189,16 +191,18 @@ def formation_verification(energies: dict[str, dict[str, Any]]) -> dict[str, Any
     out: dict[str, Any] = {}
     for m in ("mlip", "dft"):
         mu = {}
-        for el, key in (("Li", "bulk/Li"), ("S", "bulk/S"), ("I", "molecule/I2")):
+        refs = {"Li": "bulk/Li", "S": "bulk/S"}
+        refs.update({el: f"molecule/{x2}" for el, x2 in halogen_references().items()})
+        for el, key in refs.items():
             e = energies.get(key)
             if e and m in e:
                 mu[el] = e[m]["energy"] / Composition(e["formula"]).num_atoms
-        for name in ("Li2S", "Li2S2", "LiI"):
-            e = energies.get(f"bulk/{name}")
-            if not e or m not in e:
+        for key, e in energies.items():
+            if not key.startswith("bulk/") or m not in e:
                 continue
+            name = key.removeprefix("bulk/")
             comp = Composition(e["formula"])
-            if any(el.symbol not in mu for el in comp):
+            if len(comp.elements) < 2 or any(el.symbol not in mu for el in comp):
                 continue
             excess = e[m]["energy"] - sum(n * mu[el.symbol] for el, n in comp.items())
             out.setdefault(name, {})[f"{m}_eV_per_atom"] = excess / comp.num_atoms

@@ -19,7 +19,7 @@ from lis_dft.dft_workflows.vasp_sets import VaspSettings, potcars_configured, wr
 from lis_dft.errors import LisDftError
 from lis_dft.fileio import atomic_write_text, staged_directory
 from lis_dft.provenance import provenance
-from lis_dft.structures.catalog import SLAB_NAME, StudyStructures
+from lis_dft.structures.catalog import StudyStructures
 from lis_dft.structures.molecules import boxed
 
 CAMPAIGN_FILE = "campaign.json"
@@ -133,10 +133,11 @@ def _calculation_specs(
         )
         refs.append(name)
     slab = study.slab
+    slab_name = study.catalyst_entry.slab_name
     specs.append(
         (
             Calculation(
-                SLAB_NAME, "slab", f"slab/{SLAB_NAME}", slab.composition.reduced_formula, len(slab)
+                slab_name, "slab", f"slab/{slab_name}", slab.composition.reduced_formula, len(slab)
             ),
             slab,
         )
@@ -149,7 +150,7 @@ def _calculation_specs(
                 f"adslabs/{ads}/{p.config_id}",
                 p.structure.composition.formula.replace(" ", ""),
                 len(p.structure),
-                depends_on=[SLAB_NAME, ads],
+                depends_on=[slab_name, ads],
                 n_slab=len(slab),
                 adsorbate=ads,
                 config_id=p.config_id,

@@ -34,10 +34,11 @@ from lis_dft.dft_workflows.calculators import CalculatorSpec
 from lis_dft.dft_workflows.singlepoint import evaluate
 from lis_dft.errors import ParameterError
 from lis_dft.structures.reduced import ReducedModel, reduce_slab, reduced_height
+from lis_dft.system import halogen_references
 
 _NAMESPACE = uuid.UUID("0c7a6d1e-5f43-4b8e-9d2a-71e3c4b5a6f9")
-#: Bulk phases and molecules whose energies enter formation energies.
-BULK_REFERENCES = ("Li", "S", "Li2S", "Li2S2", "LiI")
+#: Bulk phases whose energies enter formation energies, besides the run's catalyst crystal.
+BULK_REFERENCES = ("Li", "S", "Li2S", "Li2S2")
 
 
 def default_dft_spec() -> CalculatorSpec:
@@ -183,11 +184,17 @@ def verification_tasks(record: dict[str, Any], settings: VerifySettings) -> list
 
     tasks: list[Task] = []
     if settings.bulk:
-        for name in BULK_REFERENCES:
-            if name in record.get("bulk", {}):
-                tasks.append(Task(f"bulk/{name}", "bulk", _structure(record["bulk"][name])))
-        if "I2" in record.get("molecules", {}):
-            tasks.append(Task("molecule/I2", "molecule", _structure(record["molecules"]["I2"])))
+        # the references, then the catalyst crystal(s) and their halogen molecules X2
+        bulk = record.get("bulk", {})
+        names = [n for n in BULK_REFERENCES if n in bulk] + [
+            n for n in bulk if n not in BULK_REFERENCES
+        ]
+        for name in names:
+            tasks.append(Task(f"bulk/{name}", "bulk", _structure(bulk[name])))
+        for ref in halogen_references().values():
+            if ref in record.get("molecules", {}):
+                mol = _structure(record["molecules"][ref])
+                tasks.append(Task(f"molecule/{ref}", "molecule", mol))
     clean = _structure(record["slab"])
     n_slab = len(clean)
     height = reduced_height(clean, n_slab, settings.model)

@@ -118,15 +118,7 @@ BULK_CONVENTIONAL: dict[str, Callable[[], Structure]] = {
 }
 
 #: Expected space-group numbers (validation).
-EXPECTED_SPACEGROUP = {
-    "Li": 229,
-    "S": 70,
-    "Li2S": 225,
-    "Li2S2": 194,
-    "LiI": 225,
-    "LiBr": 225,
-    "LiCl": 225,
-}
+EXPECTED_SPACEGROUP = {"Li": 229, "S": 70, "Li2S": 225, "Li2S2": 194, "LiI": 225}
 
 #: Experimental lattice data used to judge relaxed cells (Å; Li2S2 is the scaled prototype).
 EXPERIMENTAL_LATTICE = {

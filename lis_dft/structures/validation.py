@@ -193,13 +193,12 @@ def check_bulk(
     )
     dmin = min_distance(structure)
     report.add("minimum distance", dmin >= MIN_DISTANCE, f"{dmin:.3f} Å (>= {MIN_DISTANCE})")
-    if not relaxed and name in EXPECTED_SPACEGROUP and dmin >= MIN_DISTANCE:
+    from lis_dft.system import CATALYSTS
+
+    expected = {**EXPECTED_SPACEGROUP, **{c.name: c.spacegroup for c in CATALYSTS.values()}}
+    if not relaxed and name in expected and dmin >= MIN_DISTANCE:
         sg = spacegroup_number(structure)
-        report.add(
-            "space group",
-            sg == EXPECTED_SPACEGROUP[name],
-            f"{sg} (expected {EXPECTED_SPACEGROUP[name]})",
-        )
+        report.add("space group", sg == expected[name], f"{sg} (expected {expected[name]})")
     if name == "S":
         _check_ring_bonds(report, structure, S8_BOND_RELAXED if relaxed else S8_BOND_EXPERIMENT)
     elif name == "Li2S2":
@@ -238,7 +237,7 @@ def _box_gaps(structure: Structure) -> list[float]:
 
 #: Formal charges for the slab dipole (pymatgen's Slab.is_polar needs oxidation states
 #: and reports every slab without them as non-polar).
-FORMAL_CHARGES = {"Li": 1.0, "I": -1.0, "Br": -1.0, "Cl": -1.0, "S": -2.0}
+FORMAL_CHARGES = {"Li": 1.0, "S": -2.0}  # and -1 for every registered catalyst's halogen
 
 
 def slab_dipole_per_area(structure: Structure, charges: dict[str, float] | None = None) -> float:
@@ -247,7 +246,10 @@ def slab_dipole_per_area(structure: Structure, charges: dict[str, float] | None 
     Positions are measured from the middle of the slab (unwrapped across the vacuum),
     so a stoichiometric slab with equivalent faces gives zero.
     """
-    charges = charges or FORMAL_CHARGES
+    if charges is None:
+        from lis_dft.system import CATALYSTS
+
+        charges = {**FORMAL_CHARGES, **{c.halogen: -1.0 for c in CATALYSTS.values()}}
     lat = structure.lattice
     normal = np.cross(lat.matrix[0], lat.matrix[1])
     area = float(np.linalg.norm(normal))
