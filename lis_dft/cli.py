@@ -18,6 +18,7 @@ from rich.table import Table
 
 from lis_dft.dft_workflows.calculators import DEFAULT_CALCULATOR
 from lis_dft.errors import LisDftError
+from lis_dft.system import parse_species
 
 app = typer.Typer(
     name="lis-dft",
@@ -61,6 +62,14 @@ def friendly_errors(func: Callable) -> Callable:
 Supercell = Annotated[
     tuple[int, int, int],
     typer.Option(help="Catalyst slab: conventional cells along a, b and through the slab."),
+]
+SpeciesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--species",
+        help="Sulfur species to adsorb: comma-separated or repeated (Li2S, Li2S2, Li2S4, Li2S6, "
+        "Li2S8, S8), or 'ladder' for all six. Default: Li2S, Li2S2, S8 (the paper).",
+    ),
 ]
 Catalyst = Annotated[
     str,
@@ -111,6 +120,7 @@ def build(
     ] = 1.8,
     structure: Overrides = None,
     catalyst: Catalyst = "LiI",
+    species: SpeciesOpt = None,
 ) -> None:
     """Build and validate every structure of the study; write CIF, POSCAR and manifest.json."""
     from lis_dft.structures.catalog import (
@@ -124,7 +134,10 @@ def build(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         study = build_study_structures(
-            parse_overrides(structure, catalyst), settings, catalyst_name=catalyst
+            parse_overrides(structure, catalyst),
+            settings,
+            catalyst_name=catalyst,
+            adsorbates=parse_species(species),
         )
         manifest = write_structures(study, out, box_vacuum=vacuum)
     table = Table(title=f"Structures written to {out}")
@@ -176,6 +189,7 @@ def run(
     fixed_layers: FixedLayers = 3,
     structure: Overrides = None,
     catalyst: Catalyst = "LiI",
+    species: SpeciesOpt = None,
     store: Annotated[
         str | None, typer.Option(help="MongoDB URI for the job store instead of the embedded one.")
     ] = None,
@@ -200,6 +214,7 @@ def run(
         top_k=top_k,
         race=parse_race_rounds(race_rounds, race_keep),
         catalyst=catalyst,
+        adsorbates=parse_species(species),
     )
     results, stats = run_local_study(
         out, settings, parse_overrides(structure, catalyst), store, progress
@@ -337,6 +352,7 @@ def inputs(
     fixed_layers: FixedLayers = 3,
     structure: Overrides = None,
     catalyst: Catalyst = "LiI",
+    species: SpeciesOpt = None,
     ivdw: Annotated[int, typer.Option(help="VASP IVDW: 11 = D3 zero damping, 12 = D3-BJ.")] = 11,
     incar: Annotated[
         list[str] | None,
@@ -378,6 +394,7 @@ def inputs(
             SlabSettings(tuple(supercell), vacuum, fixed_layers),
             conventional=False,
             catalyst_name=catalyst,
+            adsorbates=parse_species(species),
         )
         campaign = write_campaign(
             study,

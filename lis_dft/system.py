@@ -30,7 +30,13 @@ from pymatgen.core import Composition, Molecule, Structure
 
 from lis_dft.errors import ParameterError
 from lis_dft.structures.bulk import rocksalt_halide
-from lis_dft.structures.molecules import diatomic, li2s2_molecule, li2s_molecule, s8_crown
+from lis_dft.structures.molecules import (
+    diatomic,
+    li2s2_molecule,
+    li2s_molecule,
+    lithium_polysulfide,
+    s8_crown,
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ class Species:
         Returns the isolated molecule (starting geometry; the study relaxes it).
     integrity
         What must survive adsorption: ``"ring"`` (S8), ``"dimer"`` (the S-S bond of
-        Li2S2), or ``None``.
+        Li2S2), ``"chain"`` (the open S_n chain of Li2S4-Li2S8), or ``None``.
 
     """
 
@@ -78,12 +84,17 @@ SPECIES: dict[str, Species] = {
     for s in (
         Species("Li2S", r"Li$_2$S", li2s_molecule),
         Species("Li2S2", r"Li$_2$S$_2$", li2s2_molecule, integrity="dimer"),
+        Species("Li2S4", r"Li$_2$S$_4$", partial(lithium_polysulfide, 4), integrity="chain"),
+        Species("Li2S6", r"Li$_2$S$_6$", partial(lithium_polysulfide, 6), integrity="chain"),
+        Species("Li2S8", r"Li$_2$S$_8$", partial(lithium_polysulfide, 8), integrity="chain"),
         Species("S8", r"S$_8$", s8_crown, integrity="ring"),
     )
 }
 
 #: The adsorbates of the default study (the paper's three).
 DEFAULT_SPECIES: tuple[str, ...] = ("Li2S", "Li2S2", "S8")
+#: The whole sulfur-reduction ladder, S8 -> Li2S8 -> Li2S6 -> Li2S4 -> Li2S2 -> Li2S.
+LADDER: tuple[str, ...] = ("Li2S", "Li2S2", "Li2S4", "Li2S6", "Li2S8", "S8")
 
 
 def species(name: str) -> Species:
@@ -95,6 +106,21 @@ def species(name: str) -> Species:
             f"Unknown sulfur species {name!r}; choose from {sorted(SPECIES)} "
             "(add an entry to lis_dft.system.SPECIES for a new one)."
         ) from None
+
+
+def parse_species(items: list[str] | None) -> tuple[str, ...]:
+    """Species named on the command line (repeatable or comma-separated; ``ladder`` = all).
+
+    None or empty gives the paper's three (:data:`DEFAULT_SPECIES`).
+    """
+    names = [n.strip() for item in items or [] for n in item.split(",") if n.strip()]
+    if not names:
+        return DEFAULT_SPECIES
+    if names == ["ladder"]:
+        return LADDER
+    for n in names:
+        species(n)
+    return oxidation_path(dict.fromkeys(names))
 
 
 def oxidation_path(names) -> tuple[str, ...]:

@@ -124,3 +124,17 @@ def test_gpaw_pbe_if_installed():
     atoms = Atoms("Li", cell=[3.51, 3.51, 3.51], pbc=True)
     atoms.calc = build_calculator("gpaw", d3="none", ecut=200, kpt_density=1.0)
     assert atoms.get_potential_energy() < 0
+
+
+def test_bare_sevennet_is_the_shipped_default():
+    """build_calculator("sevennet") must be the default model the study records, not 7net-0."""
+    pytest.importorskip("sevenn")
+    atoms = bulk("Li", "bcc", a=3.44, cubic=True)
+    energies = {}
+    for model in (None, "lis-dft-mf-0-ft", "7net-mf-0"):
+        kw = {"model": model} if model else {}
+        a = atoms.copy()
+        a.calc = build_calculator("sevennet", d3="none", **kw)
+        energies[model] = a.get_potential_energy()
+    assert energies[None] == pytest.approx(energies["lis-dft-mf-0-ft"], abs=1e-9)
+    assert abs(energies[None] - energies["7net-mf-0"]) > 1e-4  # really a different model

@@ -68,7 +68,8 @@ def test_results_json_schema(mock_run):
         land = res["landscape"][env]
         assert [s["label"] for s in land["states"]] == ["Li2S", "Li2S2", "S8"]
         assert len(land["steps"]) == 2
-    assert res["definitions"]["adsorption_energy"].startswith("E_A = E(LiI(100)+X)")
+    assert res["definitions"]["adsorption_energy"].startswith("E_A = E(slab+A)")
+    assert res["catalyst"]["slab"] == "LiI_100" and res["catalyst"]["reference"] == "I2"
     assert res["provenance"]["packages"]["ase"] != "not installed"
     assert res["timing"]["calculator_calls"] > 0
 

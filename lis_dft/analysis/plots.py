@@ -6,6 +6,7 @@ Each figure is written as PNG (300 dpi) and SVG.
 
 from __future__ import annotations
 
+import textwrap
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,6 @@ def plot_formation_energies(results: dict[str, Any], out_dir: str | Path) -> lis
 def plot_activation_diagram(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """Energy levels of the oxidation ladder per S atom (0 V vs Li+/Li), per environment."""
     _style()
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
     half = 0.32
     drawn = False
     surface = surface_of(results)
@@ -141,6 +141,7 @@ def plot_activation_diagram(results: dict[str, Any], out_dir: str | Path) -> lis
         key=len,
         default=["Li2S", "Li2S2", "S8"],
     )
+    fig, ax = plt.subplots(figsize=(max(6.5, 2.0 * len(path)), 4.5))
     for env in ("vacuum", surface, "bulk"):
         land = lands.get(env)
         if not land:
@@ -198,7 +199,7 @@ def plot_activation_diagram(results: dict[str, Any], out_dir: str | Path) -> lis
         ax.text(
             0.99,
             0.02,
-            f"on {surface_label(results)}: " + "; ".join(flagged),
+            textwrap.fill(f"on {surface_label(results)}: " + "; ".join(flagged), 90),
             transform=ax.transAxes,
             ha="right",
             va="bottom",

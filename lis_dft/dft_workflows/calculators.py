@@ -478,7 +478,9 @@ def build_calculator(
             "Ghost atoms (counterpoise) are only available with --calculator gpaw."
         )
     extra = {"atoms": atoms, "ghosts": ghosts} if name == "gpaw" else {}
-    calc = BACKENDS[name].factory(**extra, **kwargs)
+    # the spec's kwargs: the backend's default model filled in (a bare "sevennet" is the
+    # shipped default, as in the study's jobs, not the factory's own fallback)
+    calc = BACKENDS[name].factory(**extra, **spec.kwargs)
     if ghosts and spec.d3 != "none":
         return _timed(_GhostAwareD3Sum(calc, spec.d3, ghosts))
     if spec.d3 != "none":

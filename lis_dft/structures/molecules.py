@@ -50,6 +50,51 @@ def li2s2_molecule(s_s: float = 2.15, li_s: float = 2.30) -> Molecule:
     return Molecule(["S", "S", "Li", "Li"], coords)
 
 
+def crown_ring(members: int, bond: float = 2.07, angle_deg: float = 108.0) -> np.ndarray:
+    """Cartesian positions of a crown ring of ``members`` (even) atoms, staggered up/down.
+
+    Neighbours at ``bond``, every angle ``angle_deg``: the 1-3 distance
+    2 d sin(theta/2) fixes the radius, the bond the half-height (S8 is members = 8).
+    """
+    if members % 2 or members < 4:
+        raise ValueError(f"A crown ring needs an even number >= 4 of members, got {members}.")
+    step = 2 * math.pi / members
+    r = bond * math.sin(math.radians(angle_deg) / 2) / math.sin(step)
+    two_h_sq = bond**2 - (2 * r * math.sin(step / 2)) ** 2
+    if two_h_sq <= 0:
+        raise ValueError(f"No {members}-membered crown with bond {bond} Å, angle {angle_deg} deg.")
+    h = math.sqrt(two_h_sq) / 2
+    return np.array(
+        [
+            [r * math.cos(k * step), r * math.sin(k * step), h if k % 2 == 0 else -h]
+            for k in range(members)
+        ]
+    )
+
+
+def lithium_polysulfide(n: int, s_s: float = 2.07, li_out: float = 0.6) -> Molecule:
+    """Return Li2Sn (n >= 3): an open S_n chain whose ends are bridged by two Li (ring-like).
+
+    A starting geometry with the topology DFT reports for Li2S4-Li2S8 (both Li bound to
+    the chain ends, closing a ring): an (n + 2)-membered crown of S-S bonds and S8
+    angles (n + 3 for odd n) whose last two members are Li, moved ``li_out`` Å
+    outwards (Li-S about 2.3-2.5 Å). ``check_molecule`` requires the S_n chain to stay
+    one open, unbranched chain after relaxation.
+    """
+    if n < 3:
+        raise ValueError(
+            f"lithium_polysulfide needs n >= 3 (Li2S and Li2S2 have their own), got {n}."
+        )
+    members = n + 2 + (n % 2)
+    ring = crown_ring(members, s_s)
+    li = []
+    for k in (members - 2, members - 1) if n % 2 == 0 else (members - 2, members):
+        p = ring[k % members]
+        radial = np.array([p[0], p[1], 0.0]) / np.hypot(p[0], p[1])
+        li.append(p + li_out * radial)
+    return Molecule(["S"] * n + ["Li", "Li"], [*ring[:n], *li])
+
+
 MOLECULE_BUILDERS = {"S8": s8_crown, "Li2S": li2s_molecule, "Li2S2": li2s2_molecule}
 
 

@@ -21,6 +21,9 @@ S8_BOND_EXPERIMENT = (2.03, 2.06)
 S8_BOND_RELAXED = (1.95, 2.25)
 S2_DIMER_BUILT = (2.05, 2.25)
 S2_DIMER_RELAXED = (1.95, 2.45)
+#: Polysulfide chains: the inner S-S bond of a relaxed Li2S8 stretches to 2.3 Å (SevenNet
+#: + D3); a broken bond is > 3 Å, so connectivity is counted up to 2.45 Å.
+S_CHAIN_RELAXED = (1.95, 2.45)
 MIN_DISTANCE = 0.7  # Å; anything closer is an overlap in any physical structure
 
 
@@ -145,6 +148,42 @@ def _check_ring_bonds(
     )
 
 
+def _check_chain(
+    report: ValidationReport, structure: Structure | Molecule, bond_range: tuple[float, float]
+) -> None:
+    """A polysulfide's S_n: one unbranched, open chain (two ends, n - 1 bonds, connected)."""
+    lo, hi = bond_range
+    s_idx = [i for i, site in enumerate(structure) if site.specie.symbol == "S"]
+    ii, jj, d = bonded_pairs(structure, "S", "S", hi)
+    pairs = {(min(i, j), max(i, j)) for i, j in zip(ii.tolist(), jj.tolist(), strict=True)}
+    counts = neighbour_counts(structure, "S", hi)
+    seen, todo = set(), [s_idx[0]] if s_idx else []
+    while todo:  # walk the S-S bonds from the first S
+        k = todo.pop()
+        if k not in seen:
+            seen.add(k)
+            todo += [j for i, j in pairs if i == k] + [i for i, j in pairs if j == k]
+    n = len(s_idx)
+    ok = (
+        n >= 3
+        and len(pairs) == n - 1
+        and int(np.sum(counts == 1)) == 2
+        and bool(np.all(counts <= 2))
+        and len(seen) == n
+    )
+    report.add(
+        f"S{n} chain: one open chain",
+        ok,
+        f"{len(pairs)} S-S bonds within {hi} Å (need {n - 1}), neighbour counts "
+        f"{sorted(counts.tolist())}, {len(seen)} of {n} S connected",
+    )
+    report.add(
+        "S-S bond lengths",
+        len(d) > 0 and d.min() >= lo,
+        f"{d.min():.3f}-{d.max():.3f} Å (allowed {lo}-{hi})" if len(d) else "no S-S bonds",
+    )
+
+
 def _check_dimer(
     report: ValidationReport, structure: Structure | Molecule, dimer_range: tuple[float, float]
 ) -> None:
@@ -216,10 +255,15 @@ def check_molecule(
     report.add("composition", got == want, f"{got} (expected {want})")
     dmin = min_distance(molecule)
     report.add("minimum distance", dmin >= MIN_DISTANCE, f"{dmin:.3f} Å (>= {MIN_DISTANCE})")
-    if name == "S8":
+    from lis_dft.system import SPECIES
+
+    integrity = SPECIES[name].integrity if name in SPECIES else None
+    if integrity == "ring":
         _check_ring_bonds(report, molecule, S8_BOND_RELAXED if relaxed else (2.04, 2.06))
-    elif name == "Li2S2":
+    elif integrity == "dimer":
         _check_dimer(report, molecule, S2_DIMER_RELAXED if relaxed else S2_DIMER_BUILT)
+    elif integrity == "chain":
+        _check_chain(report, molecule, S_CHAIN_RELAXED if relaxed else (2.05, 2.10))
     if isinstance(molecule, Structure):
         gap = min(_box_gaps(molecule))
         report.add("box vacuum", gap >= 8.0, f"{gap:.1f} Å between images (>= 8)")
