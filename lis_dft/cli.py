@@ -270,6 +270,31 @@ def run(
 
 @app.command()
 @friendly_errors
+def compare(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Folders of finished 'lis-dft run's, one per catalyst.")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Output folder for compare.json, compare.md and the figure.")
+    ] = Path("lis-dft-compare"),
+    allow_mixed: Annotated[
+        bool,
+        typer.Option(help="Compare runs made with different calculators (marked everywhere)."),
+    ] = False,
+) -> None:
+    """Compare catalysts: E_A per species, the oxidation ladder, limiting step and onset."""
+    from lis_dft.analysis.compare import compare_runs, render_markdown, write_comparison
+
+    comp = compare_runs([str(r) for r in runs], allow_mixed=allow_mixed)
+    paths = write_comparison(comp, out)
+    Console().print(render_markdown(comp), highlight=False)
+    for n in comp.notes:
+        console.print(f"[bold red]Note:[/] {n}", highlight=False)
+    Console().print(f"Written: {', '.join(str(p) for p in paths.values())}")
+
+
+@app.command()
+@friendly_errors
 def thermo(
     results: Annotated[
         Path,

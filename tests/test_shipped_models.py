@@ -48,9 +48,7 @@ def test_shipped_model_reproduces_its_recorded_held_out_score(name):
         pytest.fail("record without the reference data hash")
     calc = build_calculator(model.backend, "none", model=name)
     point = next(
-        p
-        for p in record["held_out_scores"]["finetuned"]["points"]
-        if p["config_id"] in frames
+        p for p in record["held_out_scores"]["finetuned"]["points"] if p["config_id"] in frames
     )
     ids = (point["config_id"], "slab/relaxed", f"molecule/{point['adsorbate']}")
     energies = []

@@ -105,17 +105,66 @@ def test_a_new_species_is_one_entry(monkeypatch):
     assert land["limiting_step"] == "Li2S4 -> S8"
 
 
-def test_cli_run_on_libr(tmp_path):
-    out = tmp_path / "libr"
-    args = ["run", "-c", "mock", "--catalyst", "LiBr", "--out", str(out), "--no-progress"]
-    args += ["--supercell", "2", "2", "1", "--fixed-layers", "1", "--top-k", "1", "--steps", "40"]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    assert "LiBr(100)" in result.output
+@pytest.fixture(scope="module")
+def halide_runs(tmp_path_factory):
+    """Mock runs on LiBr(100) and LiCl(100) through the CLI (small slab, short relaxations)."""
+    root = tmp_path_factory.mktemp("halides")
+    outputs = {}
+    for cat in ("LiBr", "LiCl"):
+        out = root / cat
+        args = ["run", "-c", "mock", "--catalyst", cat, "--out", str(out), "--no-progress"]
+        args += ["--supercell", "2", "2", "1", "--fixed-layers", "1", "--top-k", "1"]
+        result = runner.invoke(app, [*args, "--steps", "40"])
+        assert result.exit_code == 0, result.output
+        outputs[cat] = (out, result.output)
+    return outputs
+
+
+def test_cli_run_on_libr(halide_runs):
+    out, output = halide_runs["LiBr"]
+    assert "LiBr(100)" in output
     res = json.loads((out / "results.json").read_text())
     assert res["catalyst"]["name"] == "LiBr" and res["settings"]["catalyst"] == "LiBr"
     assert "LiBr" in res["formation_energies"] and "Br2(g)" in res["references"]
     assert (out / "figures" / "activation_diagram.png").stat().st_size > 0
+
+
+def test_compare_across_halides(halide_runs, tmp_path):
+    libr, licl = (halide_runs[c][0] for c in ("LiBr", "LiCl"))
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, ["compare", str(libr), str(licl), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    comp = json.loads((out / "compare.json").read_text())
+    assert [r["surface"] for r in comp["runs"]] == ["LiBr(100)", "LiCl(100)"]
+    assert comp["species"] == ["Li2S", "Li2S2", "S8"] and not comp["mixed_calculators"]
+    by = {r["catalyst"]: r for r in comp["runs"]}
+    for cat, run in by.items():  # the numbers are the runs' own
+        res = json.loads((halide_runs[cat][0] / "results.json").read_text())
+        assert run["adsorption_eV"]["S8"] == res["adsorption_energies"]["S8"]["eV"]
+        assert run["onset_V"] == res["landscape"][f"{cat}_100"]["onset_potential_V_vs_Li"]
+    assert comp["easiest"] == min(comp["runs"], key=lambda r: r["onset_V"])["surface"]
+    assert (out / "figures" / "compare.png").stat().st_size > 0
+    assert "| LiCl(100) |" in (out / "compare.md").read_text()
+
+
+def test_compare_refuses_mixed_calculators_and_duplicates(halide_runs, tmp_path):
+    libr, licl = (halide_runs[c][0] for c in ("LiBr", "LiCl"))
+    other = tmp_path / "other"
+    other.mkdir()
+    res = json.loads((licl / "results.json").read_text())
+    res["calculator"]["model"] = "another potential"
+    (other / "results.json").write_text(json.dumps(res))
+    refused = runner.invoke(app, ["compare", str(libr), str(other), "--out", str(tmp_path / "x")])
+    assert refused.exit_code == 2 and "different calculators" in refused.output
+    assert not (tmp_path / "x").exists()
+    mixed = runner.invoke(
+        app, ["compare", str(libr), str(other), "--allow-mixed", "--out", str(tmp_path / "m")]
+    )
+    assert (
+        mixed.exit_code == 0 and "MIXED CALCULATORS" in (tmp_path / "m" / "compare.md").read_text()
+    )
+    twice = runner.invoke(app, ["compare", str(libr), str(libr), "--out", str(tmp_path / "t")])
+    assert twice.exit_code == 2 and "same surface" in twice.output
 
 
 def test_cli_refuses_an_unknown_catalyst(tmp_path):
