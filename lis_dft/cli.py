@@ -7,6 +7,7 @@ by input (:class:`~lis_dft.errors.LisDftError`) print one clear message and exit
 from __future__ import annotations
 
 import functools
+import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -266,6 +267,44 @@ def run(
         f"{stats.n_run} jobs run, {stats.n_skipped} reused; wall {stats.wall_seconds:.1f} s, "
         f"{100 * stats.calculator_fraction:.0f}% inside the calculator. Report: {Path(out) / 'report.md'}"
     )
+
+
+@app.command("free-energy")
+@friendly_errors
+def free_energy(
+    run_dir: Annotated[Path, typer.Argument(help="Folder of a finished 'lis-dft run'.")] = Path(
+        "lis-dft-run"
+    ),
+    temperature: Annotated[float, typer.Option(help="Temperature, K.")] = 298.15,
+    cutoff: Annotated[
+        float, typer.Option(help="Surface atoms within this of the adsorbate vibrate with it, Å.")
+    ] = 3.0,
+) -> None:
+    """Gibbs free-energy ladder: vibrations on the run's potential, ΔG = ΔE + ΔZPE - TΔS.
+
+    Isolated species as ideal gases (1 bar), adsorbates harmonic with their surface
+    neighbours; the ladder against electrode potential (computational Li electrode)
+    with the limiting step and onset potential. Resumable (displacements cached in
+    RUN/vibrations/); writes RUN/free_energy.json and updates results, report, figures.
+    """
+    from lis_dft.dft_workflows.vibrations import run_free_energy
+
+    block = run_free_energy(run_dir, temperature, cutoff)
+    table = Table(title=f"ΔG ladder at {temperature:.2f} K ({block['calculator']})")
+    for col in ("environment", "limiting step (ΔG)", "onset U (V vs Li+/Li)", "onset from ΔE (V)"):
+        table.add_column(col)
+    res = json.loads((Path(run_dir) / "results.json").read_text())
+    for env, land in block["landscape"].items():
+        if land:
+            e_onset = (res["landscape"].get(env) or {}).get("onset_potential_V_vs_Li")
+            table.add_row(
+                env,
+                land["limiting_step"],
+                f"{land['onset_potential_V_vs_Li']:.3f}",
+                "" if e_onset is None else f"{e_onset:.3f}",
+            )
+    Console().print(table)
+    Console().print(f"Written: {Path(run_dir) / 'free_energy.json'}, report and figures updated.")
 
 
 @app.command()

@@ -300,3 +300,59 @@ def plot_verification(results: dict[str, Any], out_dir: str | Path) -> list[Path
     ax2.set_ylabel("$E_A$ potential (eV)")
     ax2.set_title(f"Every checked configuration (band: ±{ver['tolerance_eV']} eV)", fontsize=9)
     return _save(fig, Path(out_dir), "verification")
+
+
+def plot_free_energy_ladder(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """ΔG ladder per S atom at 0 V (solid) and at the onset potential (dashed), per environment."""
+    _style()
+    fe = results["free_energy"]
+    lands = {env: land for env, land in fe["landscape"].items() if land}
+    path = max(
+        ([st["label"] for st in land["states"]] for land in lands.values()), key=len, default=[]
+    )
+    fig, ax = plt.subplots(figsize=(max(6.5, 2.0 * len(path)), 4.5))
+    half = 0.32
+    for env, land in lands.items():
+        color = _env_color(env)
+        onset = fe["at_onset"][env]
+        x = [path.index(st["label"]) for st in land["states"]]
+        for levels, style, tag in (
+            ([st["energy_per_S"] for st in land["states"]], "-", "0 V"),
+            (onset["levels_per_S_eV"], "--", f"U = {onset['potential_V_vs_Li']:.2f} V"),
+        ):
+            for k, (i, y) in enumerate(zip(x, levels, strict=True)):
+                ax.plot(
+                    [i - half, i + half],
+                    [y, y],
+                    color=color,
+                    linestyle=style,
+                    linewidth=2.5 if style == "-" else 1.5,
+                    label=f"{_env_label(results, env)}, {tag}" if k == 0 else None,
+                )
+                if k:
+                    ax.plot(
+                        [x[k - 1] + half, i - half],
+                        [levels[k - 1], y],
+                        color=color,
+                        linestyle=":",
+                        linewidth=1,
+                    )
+    first = SPECIES[path[0]].li_per_s if path else 0
+    ax.set_xticks(
+        range(len(path)),
+        [
+            _state_label(n, Fraction(first - SPECIES[n].li_per_s).limit_denominator(64))
+            for n in path
+        ],
+        rotation=20 if len(path) > 3 else 0,
+    )
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xlabel("Oxidation coordinate (Li removed per S atom)")
+    ax.set_ylabel("G per S atom relative to Li$_2$S (eV)")
+    ax.set_title(
+        f"Free-energy ladder, T = {fe['temperature_K']:.0f} K (dashed: at the onset potential)\n"
+        + _calc_label(results),
+        fontsize=9,
+    )
+    ax.legend(frameon=False, fontsize=8)
+    return _save(fig, Path(out_dir), "free_energy_ladder")

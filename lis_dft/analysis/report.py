@@ -65,6 +65,48 @@ def _warnings(results: dict[str, Any]) -> list[str]:
     return ["> **Warnings**", ">", *[f"> - {n}" for n in notes], ""]
 
 
+def _free_energy_section(results: dict[str, Any]) -> list[str]:
+    """ΔG ladder: corrections per species and the steps at 0 V and at the onset."""
+    fe = results.get("free_energy")
+    if not fe:
+        return []
+    lines = [
+        "",
+        f"## Free energies (T = {fe['temperature_K']:.2f} K, {fe['pressure_Pa'] / 1e5:g} bar; "
+        f"vibrations on {fe['calculator']})",
+        "",
+        "| environment | species | ZPE (eV) | -TS (eV) | G_corr (eV/f.u.) | modes | imaginary dropped | treatment |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for env, table in fe["corrections"].items():
+        for name, c in table.items():
+            lines.append(
+                f"| {env} | {name} | {_fmt(c['zpe_eV'])} | {_fmt(c['minus_TS_eV'])} | "
+                f"{_fmt(c['G_corr_eV'])} | {c['n_modes']} | {c['n_imaginary']} | {c['treatment']} |"
+            )
+    lines += [
+        "",
+        "| environment | step | ΔE (eV/Li) | ΔG(0 V) (eV/Li) | limiting (ΔG) | onset U (V vs Li⁺/Li) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for env, land in fe["landscape"].items():
+        if not land:
+            continue
+        e_steps = {
+            f"{st['from']} -> {st['to']}": st["dE_eV_per_Li"]
+            for st in (results["landscape"].get(env) or {}).get("steps", [])
+        }
+        for st in land["steps"]:
+            key = f"{st['from']} -> {st['to']}"
+            limiting = key == land["limiting_step"]
+            lines.append(
+                f"| {env} | {key} | {_fmt(e_steps.get(key))} | {_fmt(st['dE_eV_per_Li'])} | "
+                f"{'yes' if limiting else ''} | {_fmt(land['onset_potential_V_vs_Li']) if limiting else ''} |"
+            )
+    lines += ["", "Method: " + "; ".join(f"{k}: {v}" for k, v in fe["method"].items()) + "."]
+    return lines
+
+
 def _verification_section(results: dict[str, Any]) -> list[str]:
     ver = results.get("verification")
     if not ver:
@@ -227,6 +269,7 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
                 f"| {env} | {step} | {st['reaction']} | {_fmt(st['dE_eV_per_Li'])} | "
                 f"{'limiting; onset ' + _fmt(land['onset_potential_V_vs_Li']) + ' V' if step == land['limiting_step'] else ''} |"
             )
+    lines += _free_energy_section(results)
     lines += _verification_section(results)
     th = results.get("thermo")
     if th:

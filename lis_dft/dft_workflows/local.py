@@ -9,6 +9,7 @@ from typing import Any
 from lis_dft.analysis.plots import (
     plot_activation_diagram,
     plot_formation_energies,
+    plot_free_energy_ladder,
     plot_verification,
 )
 from lis_dft.analysis.report import write_report
@@ -49,6 +50,9 @@ def write_outputs(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
         figures["Voltage profile"] = "figures/voltage_profile.png"
     paths["formation_energies"] = plot_formation_energies(results, fig_dir)[0]
     paths["activation_diagram"] = plot_activation_diagram(results, fig_dir)[0]
+    if results.get("free_energy"):
+        paths["free_energy_ladder"] = plot_free_energy_ladder(results, fig_dir)[0]
+        figures["Free-energy ladder vs electrode potential"] = "figures/free_energy_ladder.png"
     if results.get("verification"):
         paths["verification"] = plot_verification(results, fig_dir)[0]
         figures["DFT check: potential vs DFT on the same geometries"] = "figures/verification.png"

@@ -37,6 +37,8 @@ from lis_dft.structures.reduced import ReducedModel, reduce_slab, reduced_height
 from lis_dft.system import halogen_references
 
 _NAMESPACE = uuid.UUID("0c7a6d1e-5f43-4b8e-9d2a-71e3c4b5a6f9")
+#: Sections other commands add to a run's results.json; kept when it is re-derived.
+ADDED_LATER = ("verification", "free_energy")
 #: Bulk phases whose energies enter formation energies, besides the run's catalyst crystal.
 BULK_REFERENCES = ("Li", "S", "Li2S", "Li2S2")
 
@@ -357,7 +359,8 @@ def run_verify(
     if tuple(model.repeats) != tuple(supercell[:2]):
         model = ReducedModel(tuple(supercell[:2]), model.lateral, model.layers, model.vacuum)
         settings = VerifySettings(**{**settings.__dict__, "model": model})
-    preflight(settings.dft.name, {"Li", "S", "I"})
+    elements = {el.symbol for r in record["bulk"].values() for el in _structure(r).composition}
+    preflight(settings.dft.name, elements)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pymatgen's site-property merge notes
         tasks = verification_tasks(record, settings)
@@ -396,4 +399,4 @@ def _rederived(results: dict[str, Any], record: dict[str, Any]) -> dict[str, Any
             settings=results.get("settings", {}),
             provenance=results.get("provenance", {}),
             timing=results.get("timing"),
-        )
+        ) | {k: results[k] for k in ADDED_LATER if k in results}
