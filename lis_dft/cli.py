@@ -76,9 +76,13 @@ Catalyst = Annotated[
     str,
     typer.Option(
         "--catalyst",
-        help="Catalyst crystal the slab is cut from: LiI (default, the paper), LiBr or LiCl "
-        "(lis_dft/system.py: CATALYSTS).",
+        help="Catalyst crystal the slab is cut from: LiI (default, the paper), LiBr, LiCl "
+        "(lis_dft/system.py: CATALYSTS), or your own crystal file (CIF, POSCAR).",
     ),
+]
+Miller = Annotated[
+    tuple[int, int, int] | None,
+    typer.Option(help="Surface facet h k l (default: the catalyst's, (1 0 0) for the halides)."),
 ]
 Model = Annotated[
     str | None,
@@ -121,6 +125,7 @@ def build(
     ] = 1.8,
     structure: Overrides = None,
     catalyst: Catalyst = "LiI",
+    miller: Miller = None,
     species: SpeciesOpt = None,
 ) -> None:
     """Build and validate every structure of the study; write CIF, POSCAR and manifest.json."""
@@ -130,14 +135,16 @@ def build(
         parse_overrides,
         write_structures,
     )
+    from lis_dft.system import resolve_catalyst
 
     settings = SlabSettings(tuple(supercell), vacuum, fixed_layers, ads_height, min_distance)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        cat = resolve_catalyst(catalyst, miller)
         study = build_study_structures(
-            parse_overrides(structure, catalyst),
+            parse_overrides(structure, cat),
             settings,
-            catalyst_name=catalyst,
+            catalyst_name=cat,
             adsorbates=parse_species(species),
         )
         manifest = write_structures(study, out, box_vacuum=vacuum)
@@ -190,6 +197,7 @@ def run(
     fixed_layers: FixedLayers = 3,
     structure: Overrides = None,
     catalyst: Catalyst = "LiI",
+    miller: Miller = None,
     species: SpeciesOpt = None,
     store: Annotated[
         str | None, typer.Option(help="MongoDB URI for the job store instead of the embedded one.")
@@ -215,10 +223,14 @@ def run(
         top_k=top_k,
         race=parse_race_rounds(race_rounds, race_keep),
         catalyst=catalyst,
+        miller=tuple(miller) if miller else None,
         adsorbates=parse_species(species),
     )
+    from lis_dft.system import resolve_catalyst
+
+    cat = resolve_catalyst(catalyst, miller)
     results, stats = run_local_study(
-        out, settings, parse_overrides(structure, catalyst), store, progress
+        out, settings, parse_overrides(structure, cat), store, progress
     )
     out_console = Console()
     if results["calculator"].get("is_mock"):
@@ -416,6 +428,7 @@ def inputs(
     fixed_layers: FixedLayers = 3,
     structure: Overrides = None,
     catalyst: Catalyst = "LiI",
+    miller: Miller = None,
     species: SpeciesOpt = None,
     ivdw: Annotated[int, typer.Option(help="VASP IVDW: 11 = D3 zero damping, 12 = D3-BJ.")] = 11,
     incar: Annotated[
@@ -453,11 +466,14 @@ def inputs(
     settings = VaspSettings.from_mapping(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        from lis_dft.system import resolve_catalyst
+
+        cat = resolve_catalyst(catalyst, miller)
         study = build_study_structures(
-            parse_overrides(structure, catalyst),
+            parse_overrides(structure, cat),
             SlabSettings(tuple(supercell), vacuum, fixed_layers),
             conventional=False,
-            catalyst_name=catalyst,
+            catalyst_name=cat,
             adsorbates=parse_species(species),
         )
         campaign = write_campaign(

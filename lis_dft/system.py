@@ -21,10 +21,11 @@ catalog, flows, energetics, report, plots and CLI loop over these registries.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import partial
 from itertools import pairwise
+from pathlib import Path
 
 from pymatgen.core import Composition, Molecule, Structure
 
@@ -153,6 +154,10 @@ def oxidation_steps(names) -> list[tuple[str, str, str]]:
     return [(a, b, reaction(a, b)) for a, b in pairwise(oxidation_path(names))]
 
 
+#: Gas-phase X-X bond lengths of the halogen reference molecules, Å (starting geometries).
+HALOGEN_BONDS: dict[str, float] = {"F": 1.42, "Cl": 1.99, "Br": 2.28, "I": 2.67}
+
+
 @dataclass(frozen=True)
 class Catalyst:
     """A catalyst crystal, the surface cut from it and its reference states.
@@ -162,31 +167,37 @@ class Catalyst:
     name
         Formula of the bulk crystal (``LiI``); also its bulk-phase name in the study.
     halogen
-        The anion element; mu_X comes from the X2 molecule (``reference``).
+        The anion element if it is a halogen; mu_X then comes from the X2 molecule
+        (``reference``). ``None`` for other catalysts (no formation energy of the
+        catalyst unless all its elements have references).
     a
         Experimental lattice constant of the rocksalt cell, Å (starting geometry; the
-        study relaxes the bulk and cuts the slab from the relaxed cell).
-    x2_bond
-        Experimental X-X bond of the gas-phase X2 molecule, Å (starting geometry).
+        study relaxes the bulk and cuts the slab from the relaxed cell). ``None`` when
+        the crystal comes from ``structure_file``.
     miller
         Surface facet.
     source
-        Where ``a`` and ``x2_bond`` come from.
+        Where the starting geometry comes from.
+    spacegroup
+        International number of the bulk crystal (225, Fm-3m, for rocksalt), checked
+        when the structures are built; ``None`` to skip.
+    structure_file
+        A user's crystal (CIF, POSCAR, ...) instead of the rocksalt builder.
 
     """
 
     name: str
-    halogen: str
-    a: float
-    x2_bond: float
+    halogen: str | None
+    a: float | None = None
     miller: tuple[int, int, int] = (1, 0, 0)
     source: str = ""
-    spacegroup: int = 225
+    spacegroup: int | None = 225
+    structure_file: str | None = None
 
     @property
-    def reference(self) -> str:
-        """Name of the halogen reference molecule (``I2``)."""
-        return f"{self.halogen}2"
+    def reference(self) -> str | None:
+        """Name of the halogen reference molecule (``I2``), or None."""
+        return f"{self.halogen}2" if self.halogen else None
 
     @property
     def slab_name(self) -> str:
@@ -199,12 +210,25 @@ class Catalyst:
         return f"{self.name}({''.join(str(i) for i in self.miller)})"
 
     def bulk(self, conventional: bool = False) -> Structure:
-        """The bulk crystal at its experimental lattice constant."""
+        """The bulk crystal: the user's file, or rocksalt at the experimental lattice constant."""
+        if self.structure_file:
+            from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+            from lis_dft.structures.io import read_structure
+
+            s = read_structure(self.structure_file, label="--catalyst")
+            sga = SpacegroupAnalyzer(s, symprec=0.01)
+            return (
+                sga.get_conventional_standard_structure()
+                if conventional
+                else sga.get_primitive_standard_structure()
+            )
         return rocksalt_halide(self.name, self.a, conventional=conventional)
 
-    def reference_molecule(self) -> Molecule:
-        """The X2 molecule at its experimental bond length."""
-        return diatomic(self.halogen, self.x2_bond)
+    @property
+    def elements(self) -> set[str]:
+        """Elements of the crystal."""
+        return {el.symbol for el in Composition(self.name)}
 
     def as_dict(self) -> dict:
         """JSON-ready description for results and provenance."""
@@ -217,6 +241,7 @@ class Catalyst:
             "reference": self.reference,
             "lattice_a_A": self.a,
             "source": self.source,
+            "structure_file": self.structure_file,
         }
 
 
@@ -226,9 +251,9 @@ _HALIDE_SOURCE = "room-temperature rocksalt lattice constants; X2 bond lengths o
 CATALYSTS: dict[str, Catalyst] = {
     c.name: c
     for c in (
-        Catalyst("LiI", "I", a=6.00, x2_bond=2.67, source=_HALIDE_SOURCE),
-        Catalyst("LiBr", "Br", a=5.50, x2_bond=2.28, source=_HALIDE_SOURCE),
-        Catalyst("LiCl", "Cl", a=5.13, x2_bond=1.99, source=_HALIDE_SOURCE),
+        Catalyst("LiI", "I", a=6.00, source=_HALIDE_SOURCE),
+        Catalyst("LiBr", "Br", a=5.50, source=_HALIDE_SOURCE),
+        Catalyst("LiCl", "Cl", a=5.13, source=_HALIDE_SOURCE),
     )
 }
 
@@ -241,9 +266,52 @@ def catalyst(name: str) -> Catalyst:
         return CATALYSTS[name]
     except KeyError:
         raise ParameterError(
-            f"Unknown catalyst {name!r}; choose from {sorted(CATALYSTS)} "
-            "(add an entry to lis_dft.system.CATALYSTS for a new one)."
+            f"Unknown catalyst {name!r}; choose from {sorted(CATALYSTS)} or give a structure "
+            "file (CIF, POSCAR) of your own (add an entry to lis_dft.system.CATALYSTS for a "
+            "new registered one)."
         ) from None
+
+
+def user_catalyst(path: str | Path) -> Catalyst:
+    """A catalyst from the user's crystal file: name = its reduced formula.
+
+    Its halogen (if it is a lithium halide or other single-halogen compound) gives the X2
+    reference; the space group is taken from the file, not imposed.
+    """
+    from lis_dft.structures.io import read_structure
+
+    s = read_structure(path, label="--catalyst")
+    comp = s.composition
+    halogens = [el.symbol for el in comp if el.symbol in HALOGEN_BONDS]
+    return Catalyst(
+        name=comp.reduced_formula,
+        halogen=halogens[0] if len(halogens) == 1 else None,
+        source=f"user structure {path}",
+        spacegroup=None,
+        structure_file=str(path),
+    )
+
+
+def resolve_catalyst(
+    spec: str | Catalyst, miller: tuple[int, int, int] | list[int] | None = None
+) -> Catalyst:
+    """A registered name (``LiBr``), a structure file or a Catalyst, on facet ``miller``."""
+    if isinstance(spec, Catalyst):
+        cat = spec
+    elif spec in CATALYSTS:
+        cat = CATALYSTS[spec]
+    elif Path(spec).is_file():
+        cat = user_catalyst(spec)
+    elif Path(spec).suffix:
+        raise ParameterError(f"--catalyst file {spec} does not exist.")
+    else:
+        cat = catalyst(spec)  # the unknown-name error
+    if miller is not None:
+        hkl = tuple(int(i) for i in miller)
+        if len(hkl) != 3 or not any(hkl):
+            raise ParameterError(f"--miller needs three integers, not all zero; got {miller}.")
+        cat = replace(cat, miller=hkl)
+    return cat
 
 
 def catalyst_of_slab(slab_name: str) -> Catalyst:
@@ -255,13 +323,13 @@ def catalyst_of_slab(slab_name: str) -> Catalyst:
 
 
 def halogen_references() -> dict[str, str]:
-    """Element -> reference molecule name for every registered catalyst (``{"I": "I2"}``)."""
-    return {c.halogen: c.reference for c in CATALYSTS.values()}
+    """Element -> reference molecule name for every halogen (``{"I": "I2", ...}``)."""
+    return {el: f"{el}2" for el in HALOGEN_BONDS}
 
 
 def molecule_builders() -> dict[str, Callable[[], Molecule]]:
     """Every molecule a study can need: the species and each halogen reference."""
     out: dict[str, Callable[[], Molecule]] = {n: s.builder for n, s in SPECIES.items()}
-    for c in CATALYSTS.values():
-        out[c.reference] = partial(diatomic, c.halogen, c.x2_bond)
+    for el, bond in HALOGEN_BONDS.items():
+        out[f"{el}2"] = partial(diatomic, el, bond)
     return out

@@ -47,7 +47,7 @@ def test_every_catalyst_builds_a_valid_slab(name):
 
 def _lif_registered(monkeypatch):
     """A catalyst the code has never seen, added the way the docs say: one entry."""
-    lif = system.Catalyst("LiF", "F", a=4.03, x2_bond=1.42, source="test entry")
+    lif = system.Catalyst("LiF", "F", a=4.03, source="test entry")
     monkeypatch.setitem(system.CATALYSTS, "LiF", lif)
     return lif
 
@@ -172,3 +172,42 @@ def test_cli_refuses_an_unknown_catalyst(tmp_path):
     assert result.exit_code == 2
     assert "Unknown catalyst 'NaCl'" in result.output and "LiBr" in result.output
     assert not (tmp_path / "results.json").exists()
+
+
+def test_user_cif_catalyst_on_another_facet(tmp_path):
+    """--catalyst FILE --miller h k l: the user's crystal, enumerated and validated facets."""
+    cif = tmp_path / "my_licl.cif"
+    system.catalyst("LiCl").bulk(conventional=True).to(filename=str(cif))
+    cat = system.resolve_catalyst(str(cif), (1, 1, 0))
+    assert (cat.name, cat.halogen, cat.reference, cat.slab_name) == (
+        "LiCl",
+        "Cl",
+        "Cl2",
+        "LiCl_110",
+    )
+    study = build_study_structures(settings=SMALL, catalyst_name=cat)
+    assert check_slab(study.slab, bulk_formula="LiCl", vacuum=15.0).ok
+    assert all("@LiCl_110/" in p.name for ps in study.placements.values() for p in ps)
+    # rocksalt (111) is polar: refused with the reason and what to do
+    with pytest.raises(Exception, match=r"LiCl\(111\) termination .*polar.*--miller"):
+        build_study_structures(
+            settings=SMALL, catalyst_name=system.resolve_catalyst(str(cif), (1, 1, 1))
+        )
+    with pytest.raises(ParameterError, match="does not exist"):
+        system.resolve_catalyst(str(tmp_path / "missing.cif"))
+    with pytest.raises(ParameterError, match="not all zero"):
+        system.resolve_catalyst("LiI", (0, 0, 0))
+
+
+def test_cli_build_with_user_cif(tmp_path):
+    cif = tmp_path / "libr.cif"
+    system.catalyst("LiBr").bulk(conventional=True).to(filename=str(cif))
+    out = tmp_path / "out"
+    args = ["build", "--catalyst", str(cif), "--miller", "1", "1", "0", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--supercell", "2", "2", "1", "--fixed-layers", "1"])
+    assert result.exit_code == 0, result.output
+    names = {e["name"] for e in json.loads((out / "manifest.json").read_text())}
+    assert {"slab/LiBr_110", "bulk/LiBr", "molecule/Br2"} <= names
+    polar = runner.invoke(app, [*args[:4], "1", "1", "1", "--out", str(tmp_path / "p")])
+    assert polar.exit_code == 2 and "polar" in polar.output
+    assert not (tmp_path / "p").exists()

@@ -21,7 +21,6 @@ from pymatgen.core import Composition, Structure
 from scipy.constants import physical_constants
 
 from lis_dft.errors import ParameterError
-from lis_dft.system import catalyst as catalyst_entry
 
 FARADAY = physical_constants["Faraday constant"][0]  # C/mol
 LI_IN_VS_LI = 0.62  # V, Li-In (In-InLi) vs Li+/Li at room temperature (Santhosha et al. 2019)
@@ -133,17 +132,16 @@ def voltage_profile(
 
 
 def hull(
-    references: dict[str, Any], catalyst: str | None = None
+    references: dict[str, Any], catalyst: dict[str, Any] | None = None
 ) -> tuple[PhaseDiagram, dict[str, dict[str, float]]]:
     """Build the Li-S (or Li-S-X with a catalyst LiX) PhaseDiagram; e_above_hull of every phase.
 
-    ``catalyst`` names a registered catalyst (:data:`lis_dft.system.CATALYSTS`): its
+    ``catalyst`` is a results' ``catalyst`` block (name and halogen reference): its
     crystal and its X2 molecule join the Li-S phases.
     """
     names = ["Li", "S", "Li2S", "Li2S2"]
     if catalyst is not None:
-        cat = catalyst_entry(catalyst)
-        names += [cat.name, f"{cat.reference}(g)"]
+        names += [catalyst["name"], f"{catalyst['reference']}(g)"]
     entries = []
     for name in names:
         if name not in references:

@@ -69,9 +69,9 @@ def thermo_summary(
         "volume_change_per_S": thermo.volume_changes(refs),
     }
     cat = results.get("catalyst") or catalyst(DEFAULT_CATALYST).as_dict()
-    if cat["name"] in refs and f"{cat['reference']}(g)" in refs:
+    if cat.get("reference") and cat["name"] in refs and f"{cat['reference']}(g)" in refs:
         key = f"hull_Li_S_{cat['halogen']}"  # hull_Li_S_I for LiI, as before
-        summary[key] = thermo.hull(refs, catalyst=cat["name"])[1]
+        summary[key] = thermo.hull(refs, catalyst=cat)[1]
     return summary
 
 

@@ -42,6 +42,7 @@ class StudySettings:
     box_vacuum: float = 15.0
     adsorbates: tuple[str, ...] = ADSORBATES
     catalyst: str = DEFAULT_CATALYST
+    miller: tuple[int, int, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form for provenance and hashing."""
@@ -94,10 +95,6 @@ class LocalStudyMaker(Maker):
     def make(self, structures: StudyStructures) -> Flow:
         """Return the study Flow for the given (calculation-cell) structures."""
         s = self.settings
-        if structures.catalyst != s.catalyst:
-            raise ValueError(
-                f"Structures are for {structures.catalyst}, settings for {s.catalyst}."
-            )
         cat = structures.catalyst_entry
         fingerprint = study_fingerprint(s, structures)
         jobs: list[Job] = []

@@ -20,7 +20,7 @@ from lis_dft.dft_workflows.stores import job_store_from_uri, local_job_store
 from lis_dft.errors import ParameterError
 from lis_dft.provenance import provenance
 from lis_dft.structures.catalog import build_study_structures
-from lis_dft.system import catalyst
+from lis_dft.system import resolve_catalyst
 
 
 def write_outputs(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
@@ -91,8 +91,8 @@ def run_local_study(
     """
     settings = settings or StudySettings()
     out_dir = Path(out_dir).absolute()  # jobs run in their own folders
-    cat = catalyst(settings.catalyst)
-    preflight(settings.calculator.name, {"Li", "S", cat.halogen})
+    cat = resolve_catalyst(settings.catalyst, settings.miller)
+    preflight(settings.calculator.name, {"Li", "S", *cat.elements})
     ensure_writable(out_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -101,7 +101,7 @@ def run_local_study(
             settings.slab,
             conventional=False,
             with_placements=False,
-            catalyst_name=cat.name,
+            catalyst_name=cat,
             adsorbates=tuple(settings.adsorbates),
         )
     flow = LocalStudyMaker(settings=settings).make(structures)

@@ -92,7 +92,16 @@ def surface_sites(slab: Structure, symm_reduce: float = 0.01) -> list[tuple[str,
         distance=0.0, positions=("ontop", "bridge", "hollow"), symm_reduce=symm_reduce
     )
     top_z = max(site.coords[2] for site in slab)
-    surface = [s for s in slab if s.coords[2] > top_z - 0.5]
+    top = [s for s in slab if s.coords[2] > top_z - 0.5]
+    # the top layer and its in-plane periodic images (a site near the cell edge, or a
+    # small cell, has its neighbours across the boundary)
+    a, b = slab.lattice.matrix[0], slab.lattice.matrix[1]
+    surface = [
+        (s.specie.symbol, s.coords + i * a + j * b)
+        for s in top
+        for i in (-1, 0, 1)
+        for j in (-1, 0, 1)
+    ]
     labelled: list[tuple[str, np.ndarray]] = []
     seen: set[str] = set()
     for kind in ("ontop", "bridge", "hollow"):
@@ -110,20 +119,20 @@ def surface_sites(slab: Structure, symm_reduce: float = 0.01) -> list[tuple[str,
 
 
 def _classify_site(pos: np.ndarray, surface: list, tol: float = 0.15) -> str:
-    """Name a site by its in-plane distances to the nearest surface atoms.
+    """Name a site by its in-plane distances to the nearest surface atoms ``(symbol, xyz)``.
 
     AdsorbateSiteFinder's own categories follow its Delaunay triangulation, which on a
     square lattice calls the 4-fold hollow a (diagonal) bridge; geometry decides here.
     """
-    d = np.array([np.linalg.norm((s.coords - pos)[:2]) for s in surface])
+    d = np.array([np.linalg.norm((xyz - pos)[:2]) for _, xyz in surface])
     order = np.argsort(d)
     d_sorted = d[order]
     if d_sorted[0] < 0.5:
-        return f"top_{surface[int(order[0])].specie.symbol}"
+        return f"top_{surface[int(order[0])][0]}"
     if len(d_sorted) >= 4 and d_sorted[3] - d_sorted[0] < tol:
         return "hollow"
-    pair = sorted(surface[int(i)].specie.symbol for i in order[:2])
-    if d_sorted[1] - d_sorted[0] < tol:
+    pair = sorted(surface[int(i)][0] for i in order[:2])
+    if len(d_sorted) >= 2 and d_sorted[1] - d_sorted[0] < tol:
         return "bridge_" + "-".join(pair)
     return "site"
 

@@ -34,6 +34,7 @@ from lis_dft.system import (
     Catalyst,
     catalyst,
     molecule_builders,
+    resolve_catalyst,
     species,
 )
 
@@ -55,7 +56,8 @@ def study_phases(
     """
     for name in adsorbates:
         species(name)  # clear error for an unknown species
-    molecules = tuple(dict.fromkeys((*adsorbates, *DEFAULT_SPECIES, cat.reference)))
+    refs = (cat.reference,) if cat.reference else ()
+    molecules = tuple(dict.fromkeys((*adsorbates, *DEFAULT_SPECIES, *refs)))
     return (*REFERENCE_BULK, cat.name), molecules
 
 
@@ -64,7 +66,9 @@ def overridable(cat: Catalyst) -> dict[str, str]:
     bulk, molecules = study_phases(cat)
     out = {p: p for p in bulk}
     out.update({m: m for m in molecules})
-    out.update({"S8": "S", cat.reference: cat.halogen, cat.slab_name: cat.name})
+    out.update({"S8": "S", cat.slab_name: cat.name})
+    if cat.reference:
+        out[cat.reference] = cat.halogen
     return out
 
 
@@ -92,19 +96,19 @@ class StudyStructures:
     slab: Structure
     placements: dict[str, list[Placement]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
-    catalyst: str = DEFAULT_CATALYST
+    catalyst_entry: Catalyst = field(default_factory=lambda: catalyst(DEFAULT_CATALYST))
 
     @property
-    def catalyst_entry(self) -> Catalyst:
-        """The registry entry of the study's catalyst."""
-        return catalyst(self.catalyst)
+    def catalyst(self) -> str:
+        """Name of the study's catalyst crystal (``LiI``)."""
+        return self.catalyst_entry.name
 
 
 def parse_overrides(
-    items: list[str] | None, catalyst_name: str = DEFAULT_CATALYST
+    items: list[str] | None, catalyst_name: str | Catalyst = DEFAULT_CATALYST
 ) -> dict[str, Path]:
     """Parse ``PHASE=FILE`` strings from the CLI into a dict."""
-    allowed = overridable(catalyst(catalyst_name))
+    allowed = overridable(resolve_catalyst(catalyst_name))
     out: dict[str, Path] = {}
     for item in items or []:
         if "=" not in item:
@@ -136,7 +140,7 @@ def build_study_structures(
     settings: SlabSettings | None = None,
     conventional: bool = True,
     with_placements: bool = True,
-    catalyst_name: str = DEFAULT_CATALYST,
+    catalyst_name: str | Catalyst = DEFAULT_CATALYST,
     adsorbates: tuple[str, ...] = DEFAULT_SPECIES,
 ) -> StudyStructures:
     """Build (or read) every structure of the study and validate it.
@@ -153,14 +157,15 @@ def build_study_structures(
     with_placements
         Also enumerate adsorbate placements on the slab.
     catalyst_name
-        Registered catalyst (:data:`lis_dft.system.CATALYSTS`) the slab is cut from.
+        Registered catalyst (:data:`lis_dft.system.CATALYSTS`), a structure file or a
+        :class:`~lis_dft.system.Catalyst`: the crystal the slab is cut from.
     adsorbates
         Sulfur species placed on the slab (:data:`lis_dft.system.SPECIES`).
 
     """
     overrides = overrides or {}
     settings = settings or SlabSettings()
-    cat = catalyst(catalyst_name)
+    cat = resolve_catalyst(catalyst_name)
     allowed = overridable(cat)
     bulk_phases, molecule_names = study_phases(cat, tuple(adsorbates))
     builders = {
@@ -217,7 +222,7 @@ def build_study_structures(
                 min_distance=settings.min_distance,
                 slab_name=slab_name,
             )
-    return StudyStructures(bulk, molecules, slab, placements, sources, catalyst=cat.name)
+    return StudyStructures(bulk, molecules, slab, placements, sources, catalyst_entry=cat)
 
 
 def _write_pair(structure: Structure, stem: Path) -> None:

@@ -93,8 +93,14 @@ def catalyst_slab(
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     conv = SpacegroupAnalyzer(bulk, symprec=0.01).get_conventional_standard_structure()
+    formula = conv.composition.reduced_formula
+    charged = conv.copy()
+    try:  # Slab.is_polar needs oxidation states: without them every slab looks non-polar
+        charged.add_oxidation_state_by_guess()
+    except Exception:  # pragma: no cover - pymatgen could not guess; check_slab still checks
+        charged = conv
     gen = SlabGenerator(
-        conv,
+        charged,
         tuple(miller),
         min_slab_size=n_c,
         min_vacuum_size=max(1, int(np.ceil(vacuum / conv.lattice.a))),
@@ -104,19 +110,33 @@ def catalyst_slab(
         lll_reduce=False,
         reorient_lattice=True,
     )
-    formula = conv.composition.reduced_formula
-    candidates = [
-        s
-        for s in gen.get_slabs()
-        if not s.is_polar() and s.is_symmetric() and s.composition.reduced_formula == formula
-    ]
+    terminations = gen.get_slabs()
+    reasons = {"polar": 0, "asymmetric": 0, "non-stoichiometric": 0}
+    candidates = []
+    for t in terminations:
+        ok = True
+        for reason, bad in (
+            ("polar", t.is_polar()),
+            ("asymmetric", not t.is_symmetric()),
+            ("non-stoichiometric", t.composition.reduced_formula != formula),
+        ):
+            if bad:
+                reasons[reason] += 1
+                ok = False
+        if ok:
+            candidates.append(t)
     if not candidates:
         hkl = "".join(str(i) for i in miller)
+        why = ", ".join(f"{n} {r}" for r, n in reasons.items() if n)
         raise StructureValidationError(
             f"SlabGenerator found no stoichiometric, non-polar, symmetric {formula}({hkl}) "
-            "termination; choose another facet (--miller)."
+            f"termination ({len(terminations)} terminations: {why}); choose another facet "
+            "(--miller)."
         )
     slab = candidates[0]
+    if charged is not conv:  # plain elements for the calculators, as before
+        slab.remove_oxidation_states()
+        slab.oriented_unit_cell.remove_oxidation_states()
     slab.make_supercell([n_a, n_b, 1])
     slab = set_vacuum(slab, vacuum)
     layers = layer_indices(slab)
