@@ -98,15 +98,19 @@ DEFAULT_SPECIES: tuple[str, ...] = ("Li2S", "Li2S2", "S8")
 LADDER: tuple[str, ...] = ("Li2S", "Li2S2", "Li2S4", "Li2S6", "Li2S8", "S8")
 
 
+def _lookup(registry: dict, name: str, what: str, table: str, hint: str = ""):
+    """``registry[name]``, or a ParameterError naming the choices and how to add one."""
+    if name in registry:
+        return registry[name]
+    raise ParameterError(
+        f"Unknown {what} {name!r}; choose from {sorted(registry)}{hint} "
+        f"(add an entry to lis_dft.system.{table} for a new one)."
+    )
+
+
 def species(name: str) -> Species:
     """Return the registered species ``name`` (clear error if unknown)."""
-    try:
-        return SPECIES[name]
-    except KeyError:
-        raise ParameterError(
-            f"Unknown sulfur species {name!r}; choose from {sorted(SPECIES)} "
-            "(add an entry to lis_dft.system.SPECIES for a new one)."
-        ) from None
+    return _lookup(SPECIES, name, "sulfur species", "SPECIES")
 
 
 def parse_species(items: list[str] | None) -> tuple[str, ...]:
@@ -262,14 +266,9 @@ DEFAULT_CATALYST = "LiI"
 
 def catalyst(name: str) -> Catalyst:
     """Return the registered catalyst ``name`` (clear error if unknown)."""
-    try:
-        return CATALYSTS[name]
-    except KeyError:
-        raise ParameterError(
-            f"Unknown catalyst {name!r}; choose from {sorted(CATALYSTS)} or give a structure "
-            "file (CIF, POSCAR) of your own (add an entry to lis_dft.system.CATALYSTS for a "
-            "new registered one)."
-        ) from None
+    return _lookup(
+        CATALYSTS, name, "catalyst", "CATALYSTS", " or give a crystal file (CIF, POSCAR)"
+    )
 
 
 def user_catalyst(path: str | Path) -> Catalyst:
