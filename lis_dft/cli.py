@@ -446,20 +446,17 @@ def inputs(
     ] = False,
 ) -> None:
     """Write the paper's VASP inputs for the whole study and campaign.json."""
-    import yaml
-
     from lis_dft.dft_workflows.campaign import write_campaign
     from lis_dft.dft_workflows.vasp_sets import VaspSettings, parse_incar_overrides
     from lis_dft.errors import ParameterError
+    from lis_dft.settings_io import read_mapping
     from lis_dft.structures.catalog import SlabSettings, build_study_structures, parse_overrides
 
     if code != "vasp":
         raise ParameterError(f"Unknown --code {code!r}; only 'vasp' is supported.")
     data: dict = {}
     if config is not None:
-        if not config.exists():
-            raise ParameterError(f"VASP settings file not found: {config}.")
-        data = yaml.safe_load(config.read_text()) or {}
+        data = read_mapping(config)
     data.setdefault("ivdw", ivdw)
     cli_incar = parse_incar_overrides(incar)
     data["incar_overrides"] = {**data.get("incar_overrides", {}), **cli_incar}

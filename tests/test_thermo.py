@@ -178,6 +178,12 @@ def test_cell_parameters_file(tmp_path):
     f.write_text("areal_capacity: 8\n")
     with pytest.raises(ParameterError, match="Unknown cell parameters"):
         cell.CellParameters.from_file(f)
+    f.write_text("areal_capacity_mAh_cm2: lots\n")  # wrong type: pydantic says where
+    with pytest.raises(ParameterError, match=r"Invalid values in .*areal_capacity_mAh_cm2"):
+        cell.CellParameters.from_file(f)
+    f.write_text("- just\n- a list\n")
+    with pytest.raises(ParameterError, match="mapping"):
+        cell.CellParameters.from_file(f)
 
 
 def test_thermo_cli_on_mock_results(tmp_path):

@@ -13,7 +13,7 @@ vs Li) - V(anode vs Li).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,17 +53,10 @@ class CellParameters:
 
     @classmethod
     def from_file(cls, path: str | Path) -> CellParameters:
-        """Load overrides from a YAML or JSON file (unknown keys are an error)."""
-        import yaml
+        """Load overrides from a YAML or JSON file (unknown keys and wrong types are an error)."""
+        from lis_dft.settings_io import load_settings
 
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ParameterError(
-                f"Unknown cell parameters in {path}: {unknown}. Known: {sorted(known)}."
-            )
-        return cls(**data)
+        return load_settings(cls, path, what="cell parameters")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form."""

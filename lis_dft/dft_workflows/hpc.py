@@ -18,7 +18,7 @@ import re
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -72,23 +72,12 @@ class HpcConfig:
 
     @classmethod
     def from_file(cls, path: str | Path | None) -> HpcConfig:
-        """Load a YAML resources file (unknown keys are an error); defaults if None."""
+        """Load a YAML resources file (unknown keys and wrong types are an error); defaults if None."""
         if path is None:
             return cls()
-        import yaml
+        from lis_dft.settings_io import load_settings
 
-        path = Path(path)
-        if not path.exists():
-            raise ParameterError(f"Resources file not found: {path}.")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ParameterError(f"{path} is not valid YAML: {exc}") from exc
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ParameterError(f"Unknown keys in {path}: {unknown}. Known: {sorted(known)}.")
-        return cls(**data)
+        return load_settings(cls, path)
 
 
 def job_name(prefix: str, calc_name: str) -> str:

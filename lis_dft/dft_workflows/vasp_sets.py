@@ -69,12 +69,10 @@ class VaspSettings:
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> VaspSettings:
-        """Build from a config mapping; unknown keys are an error."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ParameterError(f"Unknown VASP settings {unknown}; known: {sorted(known)}.")
-        return cls(**data)
+        """Build from a config mapping; unknown keys and wrong types are an error."""
+        from lis_dft.settings_io import settings_from_mapping
+
+        return settings_from_mapping(cls, data, source="the VASP config", what="VASP settings")
 
 
 def parse_incar_overrides(items: list[str] | None) -> dict[str, Any]:
