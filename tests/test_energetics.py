@@ -243,3 +243,22 @@ def test_decomposed_adsorbate_is_flagged_and_not_preferred():
         c.pop("intact", None)
     only = en.adsorption_energies(record)["S8"]
     assert only["best_config"] == "opened" and only["best_config_intact"] is False
+
+
+def test_energy_record_is_checked_at_the_boundary():
+    from lis_dft.analysis.records import RecordError, validate_record
+    from lis_dft.analysis.results import build_results
+
+    good = {"bulk": {"Li": {"energy": -1.9, "composition": "Li"}}, "molecules": {}}
+    out = validate_record(good)
+    assert out == good  # nothing added, nothing lost
+    for bad, where in (
+        ({"bulk": {"Li": {"energy": "lots"}}, "molecules": {}}, "bulk.Li.energy"),
+        ({"bulk": {}, "molecules": {}, "adsorbates": {"S8": {"configs": [{}]}}}, "configs.0.id"),
+        ({"molecules": {}}, "bulk"),
+        ({"bulk": {"Li": {"energy": float("nan")}}, "molecules": {}}, "finite"),
+    ):
+        with pytest.raises(RecordError, match=where):
+            validate_record(bad)
+        with pytest.raises(RecordError):
+            build_results(bad, calculator={}, settings={}, provenance={})

@@ -23,6 +23,7 @@ from pymatgen.core import Structure
 
 from lis_dft.analysis import energetics as en
 from lis_dft.analysis.energetics import _structure
+from lis_dft.analysis.records import validate_record
 from lis_dft.fileio import atomic_write_text
 from lis_dft.structures.validation import check_bulk, check_molecule
 from lis_dft.system import DEFAULT_CATALYST, catalyst, catalyst_of_slab
@@ -89,7 +90,11 @@ def build_results(
     timing: dict[str, Any] | None = None,
     source: str = "local",
 ) -> dict[str, Any]:
-    """Compute every derived quantity from an energy record and assemble results.json."""
+    """Compute every derived quantity from an energy record and assemble results.json.
+
+    The record is checked against :class:`lis_dft.analysis.records.EnergyRecord` first.
+    """
+    record = validate_record(record)
     mu = en.chemical_potentials(record)
     bulk_ef = en.bulk_formation_energies(record, mu)
     vac_ef = en.molecule_formation_energies(record, mu)

@@ -55,7 +55,9 @@ def energy_record(campaign: Campaign, parsed: list[ParsedCalculation]) -> dict[s
             record["molecules"][c.name] = entry
         elif c.kind == "slab":
             record["slab"] = entry
-            if c.name in {cat.slab_name for cat in CATALYSTS.values()}:
+            if campaign.meta.get("catalyst"):  # written by lis-dft inputs
+                record["catalyst"] = campaign.meta["catalyst"]
+            elif c.name in {cat.slab_name for cat in CATALYSTS.values()}:  # older campaigns
                 record["catalyst"] = catalyst_of_slab(c.name).as_dict()
     if record["slab"] is not None:
         for c in campaign.calculations:

@@ -203,6 +203,7 @@ def write_campaign(
         meta={
             "overrides": overrides_record or {},
             "structure_sources": study.sources,
+            "catalyst": study.catalyst_entry.as_dict(),
             "provenance": provenance(),
         },
     )
