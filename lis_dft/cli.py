@@ -269,6 +269,8 @@ def run(
                 f"{out}",
                 highlight=False,
             )
+    for note in results.get("warnings") or []:
+        console.print(f"[bold red]Warning:[/] {note}", highlight=False)
     if not results["calculator"].get("is_mock"):
         console.print(
             "Machine-learned numbers are a hypothesis until DFT agrees: "

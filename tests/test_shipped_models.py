@@ -71,3 +71,21 @@ def test_comparison_pages_say_a_shipped_model_was_trained_on_the_set(name):
     notes = "\n".join(finetuned_notes({"ranking": [f"sevennet/{name}+D3(zero)"]}))
     assert f"{name} was trained on this set" in notes
     assert finetuned_notes({"ranking": ["sevennet/7net-mf-0+D3(zero)"]}) == []
+
+
+def test_untrained_elements_are_reported_loudly():
+    """A study with elements the shipped model never saw gets a warning in results."""
+    from lis_dft.analysis.results import potential_warnings
+    from lis_dft.models import shipped_models
+
+    prov = shipped_models()["lis-dft-mf-0-ft"].provenance()
+    assert set(prov["trained_on"]["elements"]) == {"Li", "S", "I"}
+    results = {
+        "calculator": {"model_file": prov},
+        "references": {"Li": {}, "S": {}, "LiBr": {}, "Br2(g)": {}},
+        "catalyst": {"label": "LiBr(100)"},
+    }
+    (note,) = potential_warnings(results)
+    assert "without Br" in note and "LiBr(100)" in note and "lis-dft verify" in note
+    results["references"] = {"Li": {}, "S": {}, "LiI": {}, "I2(g)": {}}
+    assert potential_warnings(results) == []

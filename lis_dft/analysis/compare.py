@@ -133,6 +133,8 @@ def compare_runs(runs: list[str | Path], allow_mixed: bool = False) -> Compariso
     species = list(oxidation_path({k for s in summaries for k in s.adsorption_eV if k in SPECIES}))
     ranked = [s for s in summaries if s.onset_V is not None]
     easiest = min(ranked, key=lambda s: s.onset_V).surface if ranked else None
+    for r, s in zip(runs, summaries, strict=True):
+        notes += [f"{s.surface}: {w}" for w in load_results(r).get("warnings") or []]
     for s in summaries:
         flagged = {k: f for k, f in s.flags.items() if f and "agrees" not in f}
         if flagged:

@@ -38,8 +38,8 @@ def _integrity(cfg: dict[str, Any]) -> str:
 
 
 def _warnings(results: dict[str, Any]) -> list[str]:
-    """Loud notes at the top: compromised minima and DFT disagreements."""
-    notes = []
+    """Loud notes at the top: untrained elements, compromised minima, DFT disagreements."""
+    notes = list(results.get("warnings") or [])
     for ads, v in results.get("adsorption_energies", {}).items():
         if v.get("best_config_intact") is False:
             notes.append(

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pymatgen.core import Structure
+from pymatgen.core import Composition, Structure
 
 from lis_dft.analysis import energetics as en
 from lis_dft.analysis.energetics import _structure
@@ -101,7 +101,7 @@ def build_results(
     surf_ef = en.surface_formation_energies(record, mu)
     surface = en.surface_key(record)
     cat = record.get("catalyst") or catalyst_of_slab(surface).as_dict()
-    return {
+    results = {
         "schema_version": SCHEMA_VERSION,
         "source": source,
         "calculator": calculator,
@@ -119,6 +119,35 @@ def build_results(
         "timing": timing or {},
         "provenance": provenance,
     }
+    results["warnings"] = potential_warnings(results)
+    return results
+
+
+def potential_warnings(results: dict[str, Any]) -> list[str]:
+    """Loud notes on where the run's potential is outside what it was trained on.
+
+    A shipped fine-tuned model records the elements of its training set; a study with
+    other elements (LiBr, LiCl, a user crystal) gets the base model's extrapolation there.
+    """
+    trained = set(
+        ((results.get("calculator") or {}).get("model_file") or {})
+        .get("trained_on", {})
+        .get("elements", [])
+    )
+    if not trained:
+        return []
+    present = set()
+    for name in results.get("references", {}):
+        present |= {el.symbol for el in Composition(name.removesuffix("(g)"))}
+    missing = sorted(present - trained)
+    if not missing:
+        return []
+    model = results["calculator"]["model_file"].get("shipped_model", "the potential")
+    return [
+        f"{model} was fine-tuned on DFT data without {', '.join(missing)}: its numbers for "
+        f"{surface_label(results)} rest on the base model there and are unverified; run "
+        "'lis-dft verify' before using them."
+    ]
 
 
 def surface_of(results: dict[str, Any]) -> str:

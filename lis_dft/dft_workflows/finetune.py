@@ -548,6 +548,16 @@ def _held_key(entry: dict[str, float]) -> float:
 # ----------------------------------------------------------------------------- ship
 
 
+def training_elements(reference_dir: Path) -> list[str]:
+    """Every element in the reference set's frames (what the fine-tuning saw)."""
+    from ase.io import read
+
+    path = Path(reference_dir) / "reference.extxyz"
+    if not path.is_file():
+        return []
+    return sorted({el for atoms in read(path, index=":") for el in atoms.get_chemical_symbols()})
+
+
 def ship(
     finetune_dir: Path, name: str, description: str | None = None, models_dir: Path | None = None
 ) -> Path:
@@ -597,6 +607,7 @@ def ship(
             or f"{record['base']['model']} fine-tuned on the lis-dft DFT reference set",
             "weights_sha256": hashlib.sha256(dest.read_bytes()).hexdigest(),
             "weights_from": str(weights),
+            "trained_on": {"elements": training_elements(Path(record["data"]["reference"]))},
         }
     )
     atomic_write_text(models_dir / f"{name}.json", json.dumps(record, indent=1, default=float))

@@ -69,6 +69,7 @@ class ShippedModel:
             "data_sha256": rec["data"]["sha256"],
             "held_out_families": rec["settings"]["hold_out"],
             "kept_epoch": rec["kept_epoch"],
+            "trained_on": rec.get("trained_on", {}),
             "held_out_scores": {
                 k: v.get("counterpoise", v.get("raw_lcao"))
                 for k, v in rec["held_out_scores"].items()
