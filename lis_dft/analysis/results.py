@@ -129,11 +129,17 @@ def potential_warnings(results: dict[str, Any]) -> list[str]:
     A shipped fine-tuned model records the elements of its training set; a study with
     other elements (LiBr, LiCl, a user crystal) gets the base model's extrapolation there.
     """
-    trained = set(
-        ((results.get("calculator") or {}).get("model_file") or {})
-        .get("trained_on", {})
-        .get("elements", [])
-    )
+    model_file = (results.get("calculator") or {}).get("model_file") or {}
+    trained = set((model_file.get("trained_on") or {}).get("elements", []))
+    if not trained and model_file.get("shipped_model"):
+        # results written before records said what they were trained on: the same
+        # weights (sha256) in this installation's models folder tell
+        from lis_dft.models import shipped_models
+
+        shipped = shipped_models().get(model_file["shipped_model"])
+        rec = shipped.record() if shipped else {}
+        if rec.get("weights_sha256") == model_file.get("weights_sha256"):
+            trained = set((rec.get("trained_on") or {}).get("elements", []))
     if not trained:
         return []
     present = set()
