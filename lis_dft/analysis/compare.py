@@ -34,6 +34,9 @@ class CatalystSummary:
     ladder: list[dict[str, Any]]
     limiting_step: str | None
     onset_V: float | None
+    limiting_step_G: str | None = None
+    onset_G_V: float | None = None
+    temperature_K: float | None = None
 
 
 @dataclass
@@ -87,6 +90,8 @@ def summarise(results: dict[str, Any], run: str) -> CatalystSummary:
     land = (results.get("landscape") or {}).get(surface)
     checks = (results.get("verification") or {}).get("adsorption", {})
     ads = results.get("adsorption_energies", {})
+    fe = results.get("free_energy") or {}
+    g_land = (fe.get("landscape") or {}).get(surface)
     return CatalystSummary(
         run=run,
         catalyst=(results.get("catalyst") or {}).get("name", surface.split("_")[0]),
@@ -97,6 +102,9 @@ def summarise(results: dict[str, Any], run: str) -> CatalystSummary:
         ladder=land["steps"] if land else [],
         limiting_step=land["limiting_step"] if land else None,
         onset_V=land["onset_potential_V_vs_Li"] if land else None,
+        limiting_step_G=g_land["limiting_step"] if g_land else None,
+        onset_G_V=g_land["onset_potential_V_vs_Li"] if g_land else None,
+        temperature_K=fe.get("temperature_K"),
     )
 
 
@@ -168,14 +176,23 @@ def render_markdown(comp: Comparison) -> str:
             key = f"{st['from']} -> {st['to']}"
             if key not in steps:
                 steps.append(key)
-    lines += ["| surface | " + " | ".join(steps) + " | limiting step | onset (V vs Li⁺/Li) |"]
-    lines += ["|---|" + "---|" * len(steps) + "---|---|"]
+    lines += [
+        "| surface | "
+        + " | ".join(steps)
+        + " | limiting step | onset (V vs Li⁺/Li) | limiting step, ΔG | onset from ΔG (V) |"
+    ]
+    lines += ["|---|" + "---|" * len(steps) + "---|---|---|---|"]
     for s in comp.runs:
         by = {f"{st['from']} -> {st['to']}": st["dE_eV_per_Li"] for st in s.ladder}
+        g = (
+            f"{s.limiting_step_G} ({s.temperature_K:.0f} K)"
+            if s.limiting_step_G
+            else "not computed (lis-dft free-energy)"
+        )
         lines.append(
             f"| {s.surface} | "
             + " | ".join(_fmt(by.get(k)) for k in steps)
-            + f" | {s.limiting_step or ''} | {_fmt(s.onset_V)} |"
+            + f" | {s.limiting_step or ''} | {_fmt(s.onset_V)} | {g} | {_fmt(s.onset_G_V)} |"
         )
     if comp.easiest:
         lines += ["", f"Lowest onset potential: **{comp.easiest}**."]
