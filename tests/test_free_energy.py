@@ -79,6 +79,11 @@ def test_free_energy_command_end_to_end(mock_run):
         corr["Li2S2"]["G_corr_eV"] / 2 - corr["Li2S"]["G_corr_eV"]
     )
     assert block["at_onset"]["LiI_100"]["all_downhill"]
+    for ads in ("Li2S", "Li2S2", "S8"):  # the vibrations are of the minimum the run reports
+        assert (
+            block["modes"][f"adslab/{ads}"]["config"]
+            == res["adsorption_energies"][ads]["best_config"]
+        )
     assert (mock_run / "figures" / "free_energy_ladder.png").stat().st_size > 0
     assert "## Free energies (T = 350.00 K" in (mock_run / "report.md").read_text()
     # resumable: the second call reuses every cached displacement
@@ -95,3 +100,18 @@ def test_free_energy_refuses_bad_input(tmp_path, mock_run):
     assert bad.exit_code == 2 and "temperature must be positive" in bad.output
     missing = runner.invoke(app, ["free-energy", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "no results.json" in missing.output
+
+
+def test_build_results_annotates_the_record_in_place(mock_run):
+    """verify and free-energy read the integrity flags build_results puts on the record."""
+    from lis_dft.analysis.energetics import best_config
+    from lis_dft.analysis.results import build_results
+    from lis_dft.dft_workflows.verify import load_run
+
+    _, record, _ = load_run(mock_run)
+    relaxed = [c for d in record["adsorbates"].values() for c in d["configs"] if c.get("relaxed")]
+    assert relaxed and not any("surface_intact" in c for c in relaxed)
+    res = build_results(record, calculator={}, settings={}, provenance={})
+    assert all("surface_intact" in c and "intact" in c for c in relaxed)
+    for ads, data in record["adsorbates"].items():
+        assert best_config(data["configs"])["id"] == res["adsorption_energies"][ads]["best_config"]

@@ -91,10 +91,11 @@ class RecordError(LisDftError):
 
 
 def validate_record(record: dict[str, Any] | EnergyRecord) -> dict[str, Any]:
-    """Check ``record`` against :class:`EnergyRecord`; return its plain (dict) form.
+    """Check ``record`` against :class:`EnergyRecord`; return it as a plain dict.
 
-    Structures stay the objects they were (pymatgen or dict); fields the model does not
-    name are kept, and no defaults are added (what comes out is what went in, checked).
+    A dict is returned *itself*, checked, not a copy: the analysis annotates its
+    configurations in place (integrity flags), and callers such as ``verify`` read those
+    annotations afterwards. An :class:`EnergyRecord` is dumped to its plain form.
 
     Raises
     ------
@@ -102,11 +103,13 @@ def validate_record(record: dict[str, Any] | EnergyRecord) -> dict[str, Any]:
         Naming each wrong field (``bulk.Li2S.energy: Input should be a valid number``).
 
     """
+    if isinstance(record, EnergyRecord):
+        return record.model_dump(exclude_unset=True)
     try:
-        model = record if isinstance(record, EnergyRecord) else EnergyRecord.model_validate(record)
+        EnergyRecord.model_validate(record)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:8]
         )
         raise RecordError(f"The energy record is malformed: {problems}.") from None
-    return model.model_dump(exclude_unset=True)
+    return record

@@ -88,7 +88,7 @@ def run_free_energy(
 
     Returns the ``free_energy`` block added to results.json.
     """
-    from lis_dft.analysis.energetics import best_config, surface_key
+    from lis_dft.analysis.energetics import surface_key
     from lis_dft.dft_workflows.local import write_outputs
     from lis_dft.dft_workflows.verify import _rederived, load_run
     from lis_dft.fileio import atomic_write_text
@@ -135,7 +135,11 @@ def run_free_energy(
         slab_atoms = AseAtomsAdaptor.get_atoms(slab)
         slab_atoms.set_constraint()
         for ads, data in record.get("adsorbates", {}).items():
-            best = best_config(data["configs"])
+            # the minimum the run reports (adsorbate and surface intact first)
+            reported = (results["adsorption_energies"].get(ads) or {}).get("best_config")
+            best = next(
+                (c for c in data["configs"] if c["id"] == reported and c.get("relaxed")), None
+            )
             if best is None or ads not in SPECIES:
                 continue
             adslab = best["structure"]
