@@ -115,3 +115,22 @@ def test_build_results_annotates_the_record_in_place(mock_run):
     assert all("surface_intact" in c and "intact" in c for c in relaxed)
     for ads, data in record["adsorbates"].items():
         assert best_config(data["configs"])["id"] == res["adsorption_energies"][ads]["best_config"]
+
+
+def test_an_interrupted_displacement_is_recomputed(tmp_path):
+    """A displacement claimed (null) by a killed run is dropped and computed again."""
+    from ase.build import molecule as build
+
+    from lis_dft.dft_workflows.mock import MockCalculator
+    from lis_dft.dft_workflows.vibrations import drop_unfinished, vibrational_energies
+
+    atoms = build("H2O")
+    cache = tmp_path / "vib" / "h2o"
+    first = vibrational_energies(atoms, MockCalculator(), None, cache)
+    victim = sorted(cache.glob("cache.*.json"))[3]
+    victim.write_text("null")  # what ASE leaves when the process is killed mid-displacement
+    (cache / "cache.0x+.json").write_text("{trunc")  # a torn write
+    again = vibrational_energies(atoms, MockCalculator(), None, cache)
+    assert np.allclose(np.asarray(again), np.asarray(first))
+    assert json.loads(victim.read_text()) is not None
+    assert drop_unfinished(cache) == []

@@ -58,9 +58,29 @@ def vibrational_energies(
     atoms = atoms.copy()
     atoms.calc = calculator
     cache.parent.mkdir(parents=True, exist_ok=True)
+    drop_unfinished(cache)
     vib = Vibrations(atoms, indices=indices, name=str(cache), delta=delta)
     vib.run()
     return vib.get_energies()
+
+
+def drop_unfinished(cache: Path) -> list[Path]:
+    """Remove displacements an interrupted run left unfinished; return what was removed.
+
+    ASE claims a displacement by writing ``null`` into its cache file before computing
+    it; a run killed then leaves the claim behind, and the next run would skip the
+    displacement and fail reading it. Unreadable files are removed the same way.
+    """
+    removed = []
+    for f in sorted(Path(cache).glob("cache.*.json")) if Path(cache).is_dir() else []:
+        try:
+            ok = json.loads(f.read_text()) is not None
+        except (json.JSONDecodeError, OSError):
+            ok = False
+        if not ok:
+            f.unlink()
+            removed.append(f)
+    return removed
 
 
 def _symmetry_number(molecule: Molecule) -> int:
