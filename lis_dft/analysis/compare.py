@@ -55,9 +55,16 @@ class Comparison:
 
 
 def _calculator_key(results: dict[str, Any]) -> str:
+    """The Hamiltonian's identity: backend, model (weights hash when shipped), D3 damping.
+
+    Descriptions are not compared (a model's description may be reworded; its weights
+    are what compute the energies).
+    """
     c = results.get("calculator", {})
     d3 = (c.get("d3") or {}).get("damping", "none")
-    return f"{c.get('name')}/{c.get('model')}+D3({d3})"
+    model = (c.get("kwargs") or {}).get("model") or c.get("model")
+    sha = (c.get("model_file") or {}).get("weights_sha256")
+    return f"{c.get('name')}/{model}" + (f" ({sha[:12]})" if sha else "") + f"+D3({d3})"
 
 
 def _flag(ads: str, v: dict[str, Any], checks: dict[str, Any]) -> str:
@@ -70,6 +77,11 @@ def _flag(ads: str, v: dict[str, Any], checks: dict[str, Any]) -> str:
     if status:
         flags.append(f"DFT: {status.replace('_', ' ')}")
     return ", ".join(flags)
+
+
+def is_problem(flag: str | None) -> bool:
+    """A flag that puts the number in doubt (anything but a DFT check that agrees)."""
+    return bool(flag) and any(part.strip() != "DFT: agrees" for part in flag.split(","))
 
 
 def load_results(run: str | Path) -> dict[str, Any]:
@@ -144,7 +156,7 @@ def compare_runs(runs: list[str | Path], allow_mixed: bool = False) -> Compariso
     for r, s in zip(runs, summaries, strict=True):
         notes += [f"{s.surface}: {w}" for w in load_results(r).get("warnings") or []]
     for s in summaries:
-        flagged = {k: f for k, f in s.flags.items() if f and "agrees" not in f}
+        flagged = {k: f for k, f in s.flags.items() if is_problem(f)}
         if flagged:
             notes.append(f"{s.surface}: " + "; ".join(f"{k} {f}" for k, f in flagged.items()))
     return Comparison(summaries, species, mixed, easiest, notes)
@@ -237,7 +249,7 @@ def plot_comparison(comp: Comparison, out_dir: Path) -> list[Path]:
     ax1.axhline(0, color="black", linewidth=0.8)
     ax1.set_xticks(range(len(comp.species)), [SPECIES_LABELS.get(sp, sp) for sp in comp.species])
     ax1.set_ylabel("Adsorption energy E_A (eV)")
-    ax1.set_title("Adsorption (hatched: flagged minimum)", fontsize=10)
+    ax1.set_title("Adsorption (hatched: decomposed, reconstructed or disputed by DFT)", fontsize=10)
     ax1.legend(frameon=False)
     ax2.set_xticks(
         range(len(longest)),
