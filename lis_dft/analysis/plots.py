@@ -355,4 +355,17 @@ def plot_free_energy_ladder(results: dict[str, Any], out_dir: str | Path) -> lis
         fontsize=9,
     )
     ax.legend(frameon=False, fontsize=8)
+    flagged = _unconfirmed(results)
+    if flagged:
+        ax.text(
+            0.99,
+            0.02,
+            textwrap.fill(f"on {surface_label(results)}: " + "; ".join(flagged), 90),
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color=ENV_COLORS["surface"],
+            fontweight="bold",
+        )
     return _save(fig, Path(out_dir), "free_energy_ladder")
