@@ -194,8 +194,15 @@ def plot_activation_diagram(results: dict[str, Any], out_dir: str | Path) -> lis
     ax.set_title("Oxidation landscape at 0 V vs Li$^+$/Li\n" + _calc_label(results), fontsize=9)
     if drawn:
         ax.legend(frameon=False, loc="upper left")
+    if lands.get(surface):
+        _flag_note(ax, results)
+    return _save(fig, Path(out_dir), "activation_diagram")
+
+
+def _flag_note(ax, results: dict[str, Any]) -> None:
+    """Write the surface's flagged or DFT-disputed minima in the corner of ``ax``."""
     flagged = _unconfirmed(results)
-    if flagged and lands.get(surface):
+    if flagged:
         ax.text(
             0.99,
             0.02,
@@ -207,7 +214,6 @@ def plot_activation_diagram(results: dict[str, Any], out_dir: str | Path) -> lis
             color=ENV_COLORS["surface"],
             fontweight="bold",
         )
-    return _save(fig, Path(out_dir), "activation_diagram")
 
 
 def _unconfirmed(results: dict[str, Any]) -> list[str]:
@@ -355,17 +361,5 @@ def plot_free_energy_ladder(results: dict[str, Any], out_dir: str | Path) -> lis
         fontsize=9,
     )
     ax.legend(frameon=False, fontsize=8)
-    flagged = _unconfirmed(results)
-    if flagged:
-        ax.text(
-            0.99,
-            0.02,
-            textwrap.fill(f"on {surface_label(results)}: " + "; ".join(flagged), 90),
-            transform=ax.transAxes,
-            ha="right",
-            va="bottom",
-            fontsize=7,
-            color=ENV_COLORS["surface"],
-            fontweight="bold",
-        )
+    _flag_note(ax, results)
     return _save(fig, Path(out_dir), "free_energy_ladder")
