@@ -143,6 +143,12 @@ def test_compare_across_halides(halide_runs, tmp_path):
         assert run["adsorption_eV"]["S8"] == res["adsorption_energies"]["S8"]["eV"]
         assert run["onset_V"] == res["landscape"][f"{cat}_100"]["onset_potential_V_vs_Li"]
     assert comp["easiest"] == min(comp["runs"], key=lambda r: r["onset_V"])["surface"]
+    for run in comp["runs"]:  # a limiting step through a flagged (mock) minimum is called out
+        through = [sp for sp in run["limiting_step"].split(" -> ") if run["flags"].get(sp)]
+        called_out = any(
+            n.startswith(f"{run['surface']}: its limiting step") for n in comp["notes"]
+        )
+        assert called_out == bool(through)
     assert (out / "figures" / "compare.png").stat().st_size > 0
     assert "| LiCl(100) |" in (out / "compare.md").read_text()
 

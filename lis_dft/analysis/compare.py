@@ -153,6 +153,17 @@ def compare_runs(runs: list[str | Path], allow_mixed: bool = False) -> Compariso
     species = list(oxidation_path({k for s in summaries for k in s.adsorption_eV if k in SPECIES}))
     ranked = [s for s in summaries if s.onset_V is not None]
     easiest = min(ranked, key=lambda s: s.onset_V).surface if ranked else None
+    for s in ranked:  # a limiting step through a compromised minimum is not a result
+        doubtful = [
+            f"{sp} {s.flags[sp]}"
+            for sp in (s.limiting_step or "").split(" -> ")
+            if is_problem(s.flags.get(sp))
+        ]
+        if doubtful:
+            notes.append(
+                f"{s.surface}: its limiting step {s.limiting_step} runs through a flagged "
+                f"minimum ({'; '.join(doubtful)}): its onset is not a result."
+            )
     for r, s in zip(runs, summaries, strict=True):
         notes += [f"{s.surface}: {w}" for w in load_results(r).get("warnings") or []]
     for s in summaries:
