@@ -151,8 +151,8 @@ def potential_warnings(results: dict[str, Any]) -> list[str]:
     model = results["calculator"]["model_file"].get("shipped_model", "the potential")
     return [
         f"{model} was fine-tuned on DFT data without {', '.join(missing)}: its numbers for "
-        f"{surface_label(results)} rest on the base model there and are unverified; run "
-        "'lis-dft verify' before using them."
+        f"{surface_label(results)} rest on the base model there: trust only what "
+        "'lis-dft verify' confirms."
     ]
 
 
