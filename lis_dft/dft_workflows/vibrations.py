@@ -108,7 +108,7 @@ def run_free_energy(
 
     Returns the ``free_energy`` block added to results.json.
     """
-    from lis_dft.analysis.energetics import surface_key
+    from lis_dft.analysis.energetics import _structure, surface_key
     from lis_dft.dft_workflows.local import write_outputs
     from lis_dft.dft_workflows.verify import _rederived, load_run
     from lis_dft.fileio import atomic_write_text
@@ -135,11 +135,7 @@ def run_free_energy(
         for name, r in record["molecules"].items():
             if name not in SPECIES:
                 continue
-            mol = _molecule(
-                Structure.from_dict(r["structure"])
-                if isinstance(r["structure"], dict)
-                else r["structure"]
-            )
+            mol = _molecule(_structure(r))
             atoms = AseAtomsAdaptor.get_atoms(mol)
             energies = vibrational_energies(atoms, calc, None, cache / f"molecule_{name}")
             sigma = _symmetry_number(mol)
@@ -149,8 +145,7 @@ def run_free_energy(
             modes[f"molecule/{name}"] = {"symmetry_number": sigma, "n_atoms": len(atoms)}
         surface = surface_key(record)
         corrections[surface] = {}
-        slab = record["slab"]["structure"]
-        slab = Structure.from_dict(slab) if isinstance(slab, dict) else slab
+        slab = _structure(record["slab"])
         n_slab = len(slab)
         slab_atoms = AseAtomsAdaptor.get_atoms(slab)
         slab_atoms.set_constraint()
@@ -162,8 +157,7 @@ def run_free_energy(
             )
             if best is None or ads not in SPECIES:
                 continue
-            adslab = best["structure"]
-            adslab = Structure.from_dict(adslab) if isinstance(adslab, dict) else adslab
+            adslab = _structure(best)
             idx = vibrating_indices(adslab, n_slab, cutoff)
             atoms = AseAtomsAdaptor.get_atoms(adslab)
             atoms.set_constraint()
