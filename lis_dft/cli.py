@@ -829,6 +829,27 @@ def reference_counterpoise(
     )
 
 
+@reference_app.command("import")
+@friendly_errors
+def reference_import(
+    run: Annotated[Path, typer.Argument(help="A verified run folder (verify.json, store/).")],
+    out: ReferenceDir = None,
+    tag: Annotated[
+        str | None, typer.Option(help="Id prefix verified/<tag>/ (default: the folder's name).")
+    ] = None,
+) -> None:
+    """Add a verified run's DFT single points (and counterpoise) to the reference set."""
+    from lis_dft.dft_workflows.reference_import import import_verified
+    from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
+
+    s = import_verified(run, out or DEFAULT_DIR, tag, log=typer.echo)
+    typer.echo(
+        f"{len(s.added)} frames added, {len(s.skipped_present)} already present, "
+        f"{len(s.counterpoise_added)} counterpoise corrections added"
+        + (f"; not computed by verify yet: {', '.join(s.missing)}" if s.missing else "")
+    )
+
+
 @reference_app.command("status")
 @friendly_errors
 def reference_status(
@@ -983,6 +1004,13 @@ def finetune(
             min=0.0,
         ),
     ] = None,
+    bulk_weight: Annotated[
+        float | None,
+        typer.Option(
+            help="Extra weight of the formation-energy and E(V) terms (bulk targets; default 1).",
+            min=0.0,
+        ),
+    ] = None,
     hold_out: Annotated[
         list[str] | None,
         typer.Option(
@@ -1010,6 +1038,7 @@ def finetune(
         batch_size=batch_size,
         **({} if force_weight is None else {"force_weight": force_weight}),
         **({} if difference_weight is None else {"difference_weight": difference_weight}),
+        **({} if bulk_weight is None else {"bulk_weight": bulk_weight}),
         hold_out=tuple(hold_out) if hold_out else DEFAULT_HOLD_OUT,
         threads=threads,
     )

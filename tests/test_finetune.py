@@ -79,6 +79,33 @@ def test_adsorption_triples_pair_each_labelled_complex_with_its_slab_and_molecul
     assert ft.adsorption_triples(labs, [3, 4]) == []
 
 
+def test_frames_imported_from_a_run_pair_with_that_runs_slab_and_molecule():
+    p = "verified/run"
+    frames = [
+        _frame("slab/relaxed", "slab", "slab", "LiI", -5.0),
+        _frame("molecule/S8", "molecule/S8", "molecule", "S", -1.0),
+        _frame(f"{p}/slab", "slab/LiCl_100", "slab", "LiCl", -4.0),
+        _frame(f"{p}/molecule/S8", "molecule/S8", "molecule", "S", -1.1),
+        _frame(f"{p}/adslab/S8/hollow-upright-r0", "S8@LiCl_100/hollow", "adslab", "LiClS", -8),
+        _frame(f"{p}/bulk/Li", "bulk/Li", "bulk", "Li", -1.9),
+        _frame(f"{p}/bulk/S", "bulk/S", "bulk", "S", -4.0),
+        _frame(f"{p}/molecule/Cl2", "molecule/Cl2", "molecule", "Cl2", -3.0),
+        _frame(f"{p}/bulk/LiCl", "bulk/LiCl", "bulk", "LiCl", -7.0),
+    ]
+    frames[4].info.update(
+        adsorbate="S8", slab_ref=f"{p}/slab", molecule_ref=f"{p}/molecule/S8"
+    )
+    labs = ft.labels(frames, {f"{p}/adslab/S8/hollow-upright-r0": 0.4})
+    assert ft.adsorption_triples(labs, range(len(labs))) == [(4, 2, 3)]
+    terms = {t.name: t for t in ft.difference_terms(labs, range(len(labs)), bulk_weight=3.0)}
+    # the run's crystal against its own Li and Cl2; its slab against its own crystal
+    f = terms[f"formation {p}/bulk/LiCl"]
+    assert f.frames == (8, 7, 5) and f.weight == 3.0  # Cl2, then Li
+    assert f.coefficients == pytest.approx((1.5, -0.75, -1.5))
+    assert terms[f"surface {p}/slab"].frames == (2, 8)
+    assert terms[f"E_A {p}/adslab/S8/hollow-upright-r0"].weight == 1.0
+
+
 def test_difference_terms_are_the_studys_energy_differences():
     frames = [
         _frame("bulk/Li/a1.00", "bulk/Li", "bulk", "Li", -1.9),

@@ -39,7 +39,21 @@ import numpy as np
 
 from lis_dft.analysis.verification import formation_verification, li2s2_tie_line
 
-RELAXED_VARIANTS = ("frozen", "free")
+#: ``minimum``: a frame imported from a verified run (the minimum that run reported).
+RELAXED_VARIANTS = ("frozen", "free", "minimum")
+#: The clean slab adsorption energies of the built set are taken against.
+DEFAULT_SLAB = "slab/relaxed"
+
+
+def adsorption_references(
+    adsorbate: str, slab_ref: str | None = None, molecule_ref: str | None = None
+) -> tuple[str, str]:
+    """Config ids of the clean slab and the molecule an adsorbate frame's E_A is taken against.
+
+    Frames of the built set use the set's relaxed slab and molecule; frames imported from
+    a verified run name their own (``info["slab_ref"]``, ``info["molecule_ref"]``).
+    """
+    return slab_ref or DEFAULT_SLAB, molecule_ref or f"molecule/{adsorbate}"
 
 
 @dataclass
@@ -58,11 +72,18 @@ class FramePair:
     adsorbate: str | None = None
     intact: bool | None = None
     surface_intact: bool | None = None
+    slab_ref: str | None = None
+    molecule_ref: str | None = None
+
+    @property
+    def references(self) -> tuple[str, str]:
+        """Clean slab and molecule of this frame's E_A (:func:`adsorption_references`)."""
+        return adsorption_references(str(self.adsorbate), self.slab_ref, self.molecule_ref)
 
     @property
     def variant(self) -> str:
-        """Last part of an adsorbate id: placement, frozen or free."""
-        return self.config_id.rsplit("/", 1)[-1]
+        """Last part of an adsorbate id: placement, frozen or free; ``minimum`` if imported."""
+        return "minimum" if self.slab_ref else self.config_id.rsplit("/", 1)[-1]
 
     @property
     def sound(self) -> bool:
@@ -222,13 +243,12 @@ class PotentialScore:
 
 def adsorption_points(pairs: dict[str, FramePair]) -> list[AdsorptionPoint]:
     """E_A of every adsorbate frame whose clean slab and molecule are in ``pairs``."""
-    slab = pairs.get("slab/relaxed")
     out = []
     for p in pairs.values():
-        if p.kind != "adslab" or slab is None:
+        if p.kind != "adslab":
             continue
-        mol = pairs.get(f"molecule/{p.adsorbate}")
-        if mol is None:
+        slab, mol = (pairs.get(r) for r in p.references)
+        if slab is None or mol is None:
             continue
         out.append(
             AdsorptionPoint(
@@ -253,15 +273,21 @@ def _spearman(a: list[float], b: list[float]) -> float | None:
 
 
 def rankings(pairs: dict[str, FramePair]) -> dict[str, AdsorbateRanking]:
-    """Relative energies and ranking per adsorbate (frames of one adsorbate share atoms)."""
+    """Relative energies and ranking per adsorbate on one slab (frames that share atoms).
+
+    Frames on the set's own slab are keyed by the adsorbate (``S8``); frames imported from
+    a run, on that run's slab, by ``S8@<slab id>``, and only where that slab carries two
+    or more relaxed frames of the adsorbate (one frame ranks nothing).
+    """
     by_ads: dict[str, list[FramePair]] = {}
     for p in pairs.values():
         if p.kind == "adslab":
-            by_ads.setdefault(str(p.adsorbate), []).append(p)
+            key = str(p.adsorbate) if p.slab_ref is None else f"{p.adsorbate}@{p.slab_ref}"
+            by_ads.setdefault(key, []).append(p)
     out = {}
     for ads, frames in sorted(by_ads.items()):
         relaxed = [p for p in frames if p.variant in RELAXED_VARIANTS]
-        if not relaxed:
+        if not relaxed or (frames[0].slab_ref and len(relaxed) < 2):
             continue
         ref = min(frames, key=lambda p: p.e_dft)
         rel = [abs((p.e_pot - ref.e_pot) - (p.e_dft - ref.e_dft)) for p in frames]

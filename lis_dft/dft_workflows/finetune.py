@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from lis_dft.analysis.potential_benchmark import adsorption_references
 from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, REFERENCE, read_frames
 from lis_dft.errors import ParameterError
 from lis_dft.fileio import atomic_write_text
@@ -64,6 +65,7 @@ class FinetuneSettings:
     batch_size: int = 2
     force_weight: float = 0.1
     difference_weight: float = 1.0
+    bulk_weight: float = 1.0
     loss: str = "mse"
     huber_delta: float = 0.01
     hold_out: tuple[str, ...] = DEFAULT_HOLD_OUT
@@ -77,6 +79,8 @@ class FinetuneSettings:
             raise ParameterError(f"--lr must be between 0 and 1, got {self.lr}.")
         if self.batch_size < 1:
             raise ParameterError(f"--batch-size must be >= 1, got {self.batch_size}.")
+        if self.bulk_weight < 0:
+            raise ParameterError(f"--bulk-weight must be >= 0, got {self.bulk_weight}.")
         if self.difference_weight < 0:
             raise ParameterError(f"--difference-weight must be >= 0, got {self.difference_weight}.")
         if self.loss not in ("mse", "huber"):
@@ -94,6 +98,8 @@ class Label:
     forces: np.ndarray
     energy_weight: float
     counterpoise: bool
+    #: adsorbate frames: config ids of the clean slab and molecule of their E_A
+    references: tuple[str, str] | None = None
 
 
 @dataclass
@@ -143,6 +149,13 @@ def labels(frames: list[Any], bsse: dict[str, float]) -> list[Label]:
                 forces,
                 0.0 if adslab and not corrected else 1.0,
                 corrected,
+                adsorption_references(
+                    str(f.info.get("adsorbate") or cid.split("/")[1]),
+                    f.info.get("slab_ref"),
+                    f.info.get("molecule_ref"),
+                )
+                if adslab
+                else None,
             )
         )
     return out
@@ -248,18 +261,17 @@ def adsorption_triples(
     """(adsorbate frame, clean slab, molecule) index triples into ``items``.
 
     One triple per adsorbate frame among ``adsorbate_frames`` with an energy label
-    (counterpoise-corrected): its E_A against ``slab/relaxed`` and the isolated molecule,
-    the reference set's own definition
-    (:func:`lis_dft.analysis.potential_benchmark.adsorption_points`).
+    (counterpoise-corrected): its E_A against its clean slab and isolated molecule (the
+    set's ``slab/relaxed``, or the run's own for frames imported from a verified run), as
+    :func:`lis_dft.analysis.potential_benchmark.adsorption_points` defines it.
     """
     index = {lab.config_id: i for i, lab in enumerate(items)}
-    slab = index.get("slab/relaxed")
     out = []
     for j in adsorbate_frames:
         lab = items[j]
-        if lab.energy_weight <= 0 or not lab.config_id.startswith("adslab/"):
+        if lab.energy_weight <= 0 or lab.references is None:
             continue
-        mol = index.get(f"molecule/{lab.config_id.split('/')[1]}")
+        slab, mol = (index.get(r) for r in lab.references)
         if mol is not None and slab is not None:
             out.append((j, slab, mol))
     return out
@@ -272,6 +284,8 @@ class DifferenceTerm:
     name: str
     frames: tuple[int, ...]
     coefficients: tuple[float, ...]
+    #: multiplies ``difference_weight`` (``bulk_weight`` for formation and E(V) terms)
+    weight: float = 1.0
 
 
 #: Formation energies and E(V) steps are trained per this many atoms (one Li2S formula
@@ -284,14 +298,54 @@ ELEMENT_REFERENCES = {"Li": "bulk/Li/a1.00", "S": "bulk/S/a1.00", "I": "molecule
 NO_EV_TERMS = ("bulk/S",)
 
 
-def difference_terms(items: list[Label], train: range) -> list[DifferenceTerm]:
+def reference_groups(index: dict[str, int] | set[str]) -> list[dict[str, Any]]:
+    """Frames that share one set of elemental references, and their slabs.
+
+    The built set: compounds ``bulk/<phase>/a1.00`` against :data:`ELEMENT_REFERENCES`,
+    slabs ``slab/relaxed`` and ``slab/ideal`` against ``bulk/LiI/a1.00``. Each run imported
+    from a verify (``verified/<tag>/``): its relaxed ``bulk/<phase>`` against its own bcc
+    Li, alpha-S and halogen molecules, its ``slab`` against its catalyst crystal (the bulk
+    phase with the slab's reduced formula is found from the ids: ``bulk/Li<X>``).
+    """
+    from lis_dft.system import HALOGEN_BONDS
+
+    ids = set(index)
+    groups = [
+        {
+            "elements": dict(ELEMENT_REFERENCES),
+            "compounds": sorted(c for c in ids if c.startswith("bulk/") and c.endswith("/a1.00")),
+            "slabs": ("slab/relaxed", "slab/ideal"),
+            "catalyst": "bulk/LiI/a1.00",
+        }
+    ]
+    prefixes = sorted(
+        {c.split("/bulk/")[0] + "/" for c in ids if c.startswith("verified/") and "/bulk/" in c}
+    )
+    for p in prefixes:
+        halogens = [x for x in HALOGEN_BONDS if f"{p}molecule/{x}2" in ids]
+        groups.append(
+            {
+                "elements": {"Li": f"{p}bulk/Li", "S": f"{p}bulk/S"}
+                | {x: f"{p}molecule/{x}2" for x in halogens},
+                "compounds": sorted(c for c in ids if c.startswith(f"{p}bulk/")),
+                "slabs": (f"{p}slab",),
+                "catalyst": next((f"{p}bulk/Li{x}" for x in halogens), ""),
+            }
+        )
+    return groups
+
+
+def difference_terms(
+    items: list[Label], train: range, bulk_weight: float = 1.0
+) -> list[DifferenceTerm]:
     """The energy differences the study reports, over the labelled training frames.
 
-    - adsorption: every labelled complex, E(complex) - E(slab/relaxed) - E(molecule);
-    - surface excess: E(slab) - (N_slab / N_bulk) E(bulk/LiI/a1.00) for the clean slabs,
+    - adsorption: every labelled complex, E(complex) - E(clean slab) - E(molecule);
+    - surface excess: E(slab) - (N_slab / N_bulk) E(catalyst crystal) for the clean slabs,
       so that fitting adsorption energies cannot move the slab away from the bulk;
-    - formation: every bulk compound at its experimental cell against bcc Li, alpha-S
-      and I2, per :data:`PER_ATOMS` atoms;
+    - formation: every bulk compound against bcc Li, alpha-S and the halogen molecule,
+      per :data:`PER_ATOMS` atoms, within each :func:`reference_groups` group (the built
+      set at experimental cells; each verified run at its relaxed cells);
     - E(V): each strained bulk cell against the unstrained one, per :data:`PER_ATOMS` atoms
       (not for :data:`NO_EV_TERMS`);
     - ring opening: each opened S8 chain against the intact ring.
@@ -308,29 +362,31 @@ def difference_terms(items: list[Label], train: range) -> list[DifferenceTerm]:
     def n(cid: str) -> int:
         return len(items[index[cid]].atoms)
 
-    if "bulk/LiI/a1.00" in index:
-        for cid in ("slab/relaxed", "slab/ideal"):
-            if cid in index:
-                terms.append(
-                    DifferenceTerm(
-                        f"surface {cid}",
-                        (index[cid], index["bulk/LiI/a1.00"]),
-                        (1.0, -n(cid) / n("bulk/LiI/a1.00")),
+    for group in reference_groups(index):
+        bulk_of_slab = group["catalyst"]
+        if bulk_of_slab in index:
+            for cid in group["slabs"]:
+                if cid in index:
+                    terms.append(
+                        DifferenceTerm(
+                            f"surface {cid}",
+                            (index[cid], index[bulk_of_slab]),
+                            (1.0, -n(cid) / n(bulk_of_slab)),
+                        )
                     )
-                )
-    refs = {el: cid for el, cid in ELEMENT_REFERENCES.items() if cid in index}
-    for cid in sorted(index):
-        if not (cid.startswith("bulk/") and cid.endswith("/a1.00")) or cid in refs.values():
-            continue
-        symbols = items[index[cid]].atoms.get_chemical_symbols()
-        if not set(symbols) <= set(refs):
-            continue
-        k = PER_ATOMS / len(symbols)
-        frames, coeffs = [index[cid]], [k]
-        for el in sorted(set(symbols)):
-            frames.append(index[refs[el]])
-            coeffs.append(-k * symbols.count(el) / n(refs[el]))
-        terms.append(DifferenceTerm(f"formation {cid}", tuple(frames), tuple(coeffs)))
+        refs = {el: cid for el, cid in group["elements"].items() if cid in index}
+        for cid in group["compounds"]:
+            symbols = items[index[cid]].atoms.get_chemical_symbols()
+            if cid in refs.values() or not set(symbols) <= set(refs):
+                continue
+            k = PER_ATOMS / len(symbols)
+            frames, coeffs = [index[cid]], [k]
+            for el in sorted(set(symbols)):
+                frames.append(index[refs[el]])
+                coeffs.append(-k * symbols.count(el) / n(refs[el]))
+            terms.append(
+                DifferenceTerm(f"formation {cid}", tuple(frames), tuple(coeffs), bulk_weight)
+            )
     for cid in sorted(index):
         phase, _, strain = cid.rpartition("/a")
         ref = f"{phase}/a1.00"
@@ -341,7 +397,9 @@ def difference_terms(items: list[Label], train: range) -> list[DifferenceTerm]:
             and phase not in NO_EV_TERMS
         ):
             k = PER_ATOMS / n(cid)
-            terms.append(DifferenceTerm(f"E(V) {cid}", (index[cid], index[ref]), (k, -k)))
+            terms.append(
+                DifferenceTerm(f"E(V) {cid}", (index[cid], index[ref]), (k, -k), bulk_weight)
+            )
     if "molecule/S8" in index:
         for cid in sorted(index):
             if cid.startswith("molecule/S8/opened"):
@@ -382,7 +440,7 @@ def _difference_epoch(
         e = trainer.model(batches[k].clone())[KEY.PRED_TOTAL_ENERGY]
         target = sum(ci * targets[i] for ci, i in zip(term.coefficients, term.frames, strict=True))
         err = (c * e).sum() - target
-        loss = settings.difference_weight * err**2
+        loss = settings.difference_weight * term.weight * err**2
         loss.backward()
         trainer.optimizer.step()
         losses.append(float(err.detach()) ** 2)
@@ -482,7 +540,11 @@ def train(
     )
     items = train_items + held_items
     targets = [shifted(lab, offsets) for lab in items]
-    terms = difference_terms(items, range(len(train_items))) if settings.difference_weight else []
+    terms = (
+        difference_terms(items, range(len(train_items)), settings.bulk_weight)
+        if settings.difference_weight
+        else []
+    )
     term_batches = [
         next(
             iter(

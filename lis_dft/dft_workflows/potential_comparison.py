@@ -119,6 +119,8 @@ def pairs_for(frames: list[Any], predictions: list[tuple[float, np.ndarray]], d3
                 adsorbate=info.get("adsorbate") or None,
                 intact=info.get("intact"),
                 surface_intact=info.get("surface_intact"),
+                slab_ref=info.get("slab_ref"),
+                molecule_ref=info.get("molecule_ref"),
             )
         )
     return out

@@ -477,6 +477,18 @@ def status(out_dir: Path = DEFAULT_DIR) -> dict[str, Any]:
         if a.info["config_id"] in done:
             r["computed"] += 1
             r["seconds"].append(float(done[a.info["config_id"]].info["seconds"]))
+    imported = [a for cid, a in done.items() if cid.startswith("verified/")]
+    if imported:  # frames of verified runs (lis-dft reference-set import), by run
+        for a in imported:
+            tag = a.info["config_id"].split("/")[1]
+            r = rows.setdefault(
+                f"verified/{tag}",
+                {"configurations": 0, "computed": 0, "atoms": set(), "seconds": []},
+            )
+            r["configurations"] += 1
+            r["computed"] += 1
+            r["atoms"].add(len(a))
+            r["seconds"].append(float(a.info.get("seconds", 0.0)))
     for r in rows.values():
         secs = r.pop("seconds")
         r["atoms"] = sorted(r["atoms"])

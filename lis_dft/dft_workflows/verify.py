@@ -348,22 +348,8 @@ def run_verify(
 
     settings = settings or VerifySettings()
     run_dir = Path(run_dir).absolute()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pymatgen's site-property merge notes on reload
-        results, record, store = load_run(run_dir)
-    results = _rederived(results, record)
-    run_calc = results["calculator"]
-    mlip = CalculatorSpec(run_calc["name"], run_calc["d3"]["damping"], run_calc.get("kwargs", {}))
-    supercell = results.get("settings", {}).get("slab", {}).get("supercell", [3, 3, 3])
-    model = settings.model
-    if tuple(model.repeats) != tuple(supercell[:2]):
-        model = ReducedModel(tuple(supercell[:2]), model.lateral, model.layers, model.vacuum)
-        settings = VerifySettings(**{**settings.__dict__, "model": model})
-    elements = {el.symbol for r in record["bulk"].values() for el in _structure(r).composition}
-    preflight(settings.dft.name, elements)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pymatgen's site-property merge notes
-        tasks = verification_tasks(record, settings)
+    results, record, store, settings, tasks, mlip = prepare(run_dir, settings)
+    preflight(settings.dft.name, _elements(record))
     flow, index = verify_flow(tasks, settings.dft, mlip)
     max_seconds = None if settings.max_minutes is None else 60 * settings.max_minutes
     stats = run_flow(flow, store, run_dir / "jobs", progress, max_seconds, in_order=True)
@@ -381,6 +367,36 @@ def run_verify(
     results["verification"] = summary
     write_outputs(results, run_dir)
     return summary
+
+
+def _elements(record: dict[str, Any]) -> set[str]:
+    return {el.symbol for r in record["bulk"].values() for el in _structure(r).composition}
+
+
+def prepare(
+    run_dir: Path, settings: VerifySettings
+) -> tuple[dict[str, Any], dict[str, Any], Any, VerifySettings, list[Task], CalculatorSpec]:
+    """Everything verify evaluates for one run, loaded once.
+
+    Returns the run's results (re-derived), record, store, the settings fitted to the
+    run's supercell, the tasks and the run's own calculator: what :func:`run_verify`
+    evaluates and :mod:`lis_dft.dft_workflows.reference_import` reads back.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymatgen's site-property merge notes on reload
+        results, record, store = load_run(run_dir)
+    results = _rederived(results, record)
+    run_calc = results["calculator"]
+    mlip = CalculatorSpec(run_calc["name"], run_calc["d3"]["damping"], run_calc.get("kwargs", {}))
+    supercell = results.get("settings", {}).get("slab", {}).get("supercell", [3, 3, 3])
+    model = settings.model
+    if tuple(model.repeats) != tuple(supercell[:2]):
+        model = ReducedModel(tuple(supercell[:2]), model.lateral, model.layers, model.vacuum)
+        settings = VerifySettings(**{**settings.__dict__, "model": model})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymatgen's site-property merge notes
+        tasks = verification_tasks(record, settings)
+    return results, record, store, settings, tasks, mlip
 
 
 def _rederived(results: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,296 @@
+"""Grow the DFT reference set from verified runs (``lis-dft reference-set import RUN``).
+
+``lis-dft verify`` computes GPAW single points (the reference set's own settings, LCAO dzp
+PBE + D3(zero)) on exactly the geometries a study reports: the relaxed bulk phases and
+molecules, the clean slab and the minima of every adsorbate, each carried onto the
+reduced model, plus the counterpoise fragments. Those are the configurations a potential
+must get right, and the hand-built reference set may not contain them (a fresh default
+run found S8 upright in the LiI(100) hollow, which the set never saw). This module turns
+a finished verify into reference frames:
+
+- every non-ghost single point becomes a frame ``verified/<tag>/<task key>`` with the
+  GPAW energy and forces, split into PBE and D3(zero) as :func:`reference_set.compute`
+  does (D3 recomputed on the same geometry with the same dftd3 settings);
+- adsorbate frames name their own clean slab and molecule (``info["slab_ref"]``,
+  ``info["molecule_ref"]``), so adsorption energies pair each complex with the slab and
+  molecule *of its run* (another catalyst, another relaxed slab);
+- families follow the set's convention (``S8@LiI_100/hollow``; ``bulk/Li2S``), so a
+  held-out family stays held out whichever run a frame came from;
+- the counterpoise correction of each adsorbate frame goes into ``counterpoise.json``
+  from verify's own fragment points (PBE parts: D3 of the real atoms is the same in the
+  own-basis and full-basis fragment and cancels).
+
+Nothing is computed with DFT here. Importing is idempotent (frames already present are
+skipped) and refused when the run's DFT settings differ from the set's (one Hamiltonian
+per energy difference).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lis_dft.dft_workflows.reference_set import (
+    DEFAULT_DIR,
+    REFERENCE,
+    _append_atomic,
+    read_frames,
+    settings_hash,
+)
+from lis_dft.errors import ParameterError
+
+#: verify task kinds that become reference frames (ghost points only enter the BSSE).
+FRAME_KINDS = {
+    "bulk": "bulk",
+    "molecule": "molecule",
+    "slab": "slab",
+    "adslab": "adslab",
+    "frag_slab": "slab",
+    "frag_molecule": "molecule",
+}
+
+
+@dataclass
+class ImportSummary:
+    """What one import added (and skipped), for the CLI and tests."""
+
+    run: str
+    tag: str
+    added: list[str] = field(default_factory=list)
+    skipped_present: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    counterpoise_added: list[str] = field(default_factory=list)
+
+
+def site_of(config_id: str) -> str:
+    """The site part of a placement id ``<site>-<orientation>-r<k>`` (``bridge_I-Li``)."""
+    parts = config_id.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else config_id
+
+
+def _verify_settings(verify: dict[str, Any]) -> Any:
+    from lis_dft.dft_workflows.calculators import CalculatorSpec
+    from lis_dft.dft_workflows.verify import VerifySettings
+    from lis_dft.structures.reduced import ReducedModel
+
+    s = verify["settings"]
+    dft = CalculatorSpec(s["dft"]["name"], s["dft"]["d3"]["damping"], s["dft"].get("kwargs", {}))
+    m = s["model"]
+    return VerifySettings(
+        dft=dft,
+        model=ReducedModel(tuple(m["repeats"]), tuple(m["lateral"]), m["layers"], m["vacuum"]),
+        counterpoise=s.get("counterpoise", True),
+        max_configs=s.get("max_configs"),
+        bulk=s.get("bulk", True),
+        tolerance=s.get("tolerance", 0.2),
+    )
+
+
+def _set_hash(reference_dir: Path) -> str | None:
+    hashes = {a.info.get("settings_hash") for a in read_frames(reference_dir / REFERENCE)}
+    hashes.discard(None)
+    if len(hashes) > 1:
+        raise ParameterError(
+            f"{reference_dir / REFERENCE} mixes DFT settings {sorted(hashes)}; "
+            "import into a set with one Hamiltonian."
+        )
+    return next(iter(hashes), None)
+
+
+def _d3(atoms: Any) -> tuple[float, np.ndarray]:
+    from dftd3.ase import DFTD3
+
+    a = atoms.copy()
+    a.calc = DFTD3(method="PBE", damping="d3zero")
+    return float(a.get_potential_energy()), np.asarray(a.get_forces())
+
+
+def import_verified(
+    run_dir: str | Path,
+    reference_dir: str | Path = DEFAULT_DIR,
+    tag: str | None = None,
+    log: Any = print,
+) -> ImportSummary:
+    """Append a verified run's DFT single points to the reference set.
+
+    Parameters
+    ----------
+    run_dir
+        A finished ``lis-dft run`` folder on which ``lis-dft verify`` has run
+        (``verify.json`` and the DFT points in its store).
+    reference_dir
+        The reference set (reference.extxyz, counterpoise.json).
+    tag
+        Prefix of the new config ids (``verified/<tag>/...``); default the run folder's name.
+    log
+        Progress callback.
+
+    Raises
+    ------
+    ParameterError
+        No verify.json, DFT settings other than the set's, or a verify with no DFT point.
+
+    """
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from lis_dft.dft_workflows.gpaw_calc import reduced_cell
+    from lis_dft.dft_workflows.verify import _structure, prepare, verify_flow
+    from lis_dft.provenance import package_versions
+
+    run_dir, reference_dir = Path(run_dir).absolute(), Path(reference_dir)
+    vpath = run_dir / "verify.json"
+    if not vpath.is_file():
+        raise ParameterError(
+            f"{run_dir} has no verify.json: run 'lis-dft verify {run_dir}' first, then import."
+        )
+    verify = json.loads(vpath.read_text())
+    if verify["settings"]["dft"]["name"] != "gpaw":
+        raise ParameterError(
+            f"{vpath} was verified with {verify['settings']['dft']['name']!r}; the reference "
+            "set holds GPAW energies only."
+        )
+    dft_settings = verify["settings"]["dft"]["settings"]
+    shash = settings_hash(dft_settings)
+    set_hash = _set_hash(reference_dir)
+    if set_hash is not None and set_hash != shash:
+        raise ParameterError(
+            f"{vpath} used DFT settings {shash} ({json.dumps(dft_settings, sort_keys=True)}), "
+            f"the reference set {set_hash}: energy differences need one Hamiltonian. Verify "
+            "the run again with the set's settings (the defaults) and import that."
+        )
+    tag = tag or run_dir.name
+    results, record, store, settings, tasks, mlip = prepare(run_dir, _verify_settings(verify))
+    _, index = verify_flow(tasks, settings.dft, mlip)
+    slab_key = (results.get("catalyst") or {}).get("slab", "LiI_100")
+    configs = {
+        (ads, c["id"]): c
+        for ads, block in (verify.get("adsorption") or {}).items()
+        for c in block.get("configs", [])
+    }
+    ref_path = reference_dir / REFERENCE
+    present = {a.info["config_id"] for a in read_frames(ref_path)}
+    summary = ImportSummary(str(run_dir), tag)
+    versions = json.dumps(package_versions(("gpaw", "dftd3", "ase", "lis-dft")), sort_keys=True)
+    hamiltonian = f"PBE + D3(zero), {verify['settings']['dft']['model']}"
+    source = f"lis-dft verify of {run_dir.name} ({mlip.label} minimum)"
+    prefix = f"verified/{tag}"
+    energies: dict[str, tuple[float, float]] = {}  # key -> (E_total, E_d3)
+    store.connect()
+    for task in tasks:
+        doc = store.docs_store.query_one({"uuid": index[(task.key, "dft")]}, properties=["output"])
+        if doc is None:
+            summary.missing.append(task.key)
+            continue
+        out = doc["output"]
+        atoms = AseAtomsAdaptor.get_atoms(task.structure)
+        atoms.set_constraint()
+        atoms = reduced_cell(atoms)  # the cell verify evaluated (same positions, wrapped)
+        if task.ghosts:
+            energies[task.key] = (float(out["energy"]), float("nan"))
+            continue
+        e_d3, f_d3 = _d3(atoms)
+        energies[task.key] = (float(out["energy"]), e_d3)
+        cid = f"{prefix}/{task.key}"
+        if cid in present:
+            summary.skipped_present.append(cid)
+            continue
+        kind = FRAME_KINDS[task.kind]
+        info: dict[str, Any] = {
+            "config_id": cid,
+            "kind": kind,
+            "source": source,
+            "n_slab": 0,
+            "energy_pbe": float(out["energy"]) - e_d3,
+            "energy_d3": e_d3,
+            "hamiltonian": hamiltonian,
+            "gpaw_settings": json.dumps(dft_settings, sort_keys=True),
+            "settings_hash": shash,
+            "seconds": round(float(out.get("seconds", 0.0)), 1),
+            "versions": versions,
+        }
+        if task.kind == "adslab":
+            c = configs.get((task.adsorbate, task.config_id), {})
+            n_ads = len(_structure(record["molecules"][task.adsorbate]))
+            info.update(
+                family=f"{task.adsorbate}@{slab_key}/{site_of(task.config_id)}",
+                adsorbate=task.adsorbate,
+                n_slab=len(atoms) - n_ads,
+                slab_ref=f"{prefix}/slab",
+                molecule_ref=f"{prefix}/molecule/{task.adsorbate}",
+            )
+            for flag in ("intact", "surface_intact"):
+                if c.get(flag) is not None:
+                    info[flag] = bool(c[flag])
+        elif task.kind in ("frag_slab", "frag_molecule"):
+            info["family"] = f"{task.adsorbate}@{slab_key}/{site_of(task.config_id)}/fragments"
+        elif task.kind == "slab":
+            info["family"] = f"slab/{slab_key}"
+            info["n_slab"] = len(atoms)
+        else:  # bulk/<phase>, molecule/<name>
+            info["family"] = task.key
+        frame = atoms.copy()
+        frame.info = info
+        frame.arrays["forces_d3"] = f_d3
+        frame.calc = SinglePointCalculator(
+            frame, energy=float(out["energy"]), forces=np.asarray(out["forces"])
+        )
+        _append_atomic(ref_path, frame)
+        summary.added.append(cid)
+        log(f"{cid}: E = {float(out['energy']):.4f} eV ({len(frame)} atoms)")
+    summary.counterpoise_added = _add_counterpoise(
+        reference_dir, shash, prefix, tasks, energies, dft_settings
+    )
+    if not summary.added and not summary.skipped_present:
+        raise ParameterError(
+            f"{run_dir}'s store holds none of verify's DFT points: run 'lis-dft verify' to "
+            "the end (it resumes), then import."
+        )
+    return summary
+
+
+def _add_counterpoise(
+    reference_dir: Path,
+    shash: str,
+    prefix: str,
+    tasks: list[Any],
+    energies: dict[str, tuple[float, float]],
+    dft_settings: dict[str, Any],
+) -> list[str]:
+    """BSSE of every imported adsorbate frame whose four fragment points are done."""
+    from lis_dft.dft_workflows.reference_counterpoise import (
+        CounterpoisePoint,
+        _save_point,
+        load,
+    )
+
+    done = load(reference_dir)["points"]
+    added = []
+    for t in tasks:
+        if t.kind != "adslab":
+            continue
+        base = f"{t.adsorbate}/{t.config_id}"
+        keys = {
+            "slab_own": f"frag/{base}/slab",
+            "molecule_own": f"frag/{base}/molecule",
+            "slab_ghost": f"cp/{base}/slab",
+            "molecule_ghost": f"cp/{base}/molecule",
+        }
+        cid = f"{prefix}/{t.key}"
+        if cid in done or not all(k in energies for k in keys.values()):
+            continue
+        # PBE parts: a ghost point carries D3 of the same real atoms as its own-basis twin
+        d3 = {"slab": energies[keys["slab_own"]][1], "molecule": energies[keys["molecule_own"]][1]}
+        parts = {name: energies[key][0] - d3[name.split("_")[0]] for name, key in keys.items()}
+        _save_point(
+            reference_dir,
+            shash,
+            dft_settings,
+            CounterpoisePoint(cid, **parts, slab_own_from="lis-dft verify", seconds=0.0),
+        )
+        added.append(cid)
+    return added
