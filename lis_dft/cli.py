@@ -203,11 +203,19 @@ def run(
         str | None, typer.Option(help="MongoDB URI for the job store instead of the embedded one.")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    barriers: Annotated[
+        bool,
+        typer.Option(
+            help="Also compute the Li2S/Li2S2 delithiation barriers (CI-NEB, vacuum and "
+            "surface; 'lis-dft barriers' adds them later)."
+        ),
+    ] = True,
 ) -> None:
     """Run the whole study locally (resumable) and write results, figures and report to OUT.
 
-    References, formation and adsorption energies and the oxidation landscape go to
-    results.json, results.csv, figures/ and report.md. Re-running reuses finished jobs.
+    References, formation and adsorption energies, the oxidation landscape and the
+    delithiation barriers go to results.json, results.csv, figures/ and report.md.
+    Re-running reuses finished jobs.
     """
     from lis_dft.dft_workflows.calculators import CalculatorSpec
     from lis_dft.dft_workflows.flows import StudySettings
@@ -281,6 +289,65 @@ def run(
         f"{stats.n_run} jobs run, {stats.n_skipped} reused; wall {stats.wall_seconds:.1f} s, "
         f"{100 * stats.calculator_fraction:.0f}% inside the calculator. Report: {Path(out) / 'report.md'}"
     )
+    if barriers and any(s in ae for s in ("Li2S", "Li2S2")):
+        from lis_dft.dft_workflows.barriers import run_barriers
+
+        _print_barriers(run_barriers(out, progress=progress))
+
+
+def _print_barriers(rows: list[dict]) -> None:
+    table = Table(title="Delithiation barriers (CI-NEB, eV per Li removed)")
+    for col in ("reaction", "environment", "forward", "reverse", "ΔE", "verdict"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["reaction"],
+            r["environment"],
+            f"{r['forward_eV']:.3f}",
+            f"{r['reverse_eV']:.3f}",
+            f"{r['reaction_eV']:.3f}",
+            r["verdict"],
+        )
+    Console().print(table)
+    for r in rows:
+        if not r["is_saddle"]:
+            console.print(
+                f"[bold red]Warning:[/] {r['reaction']} ({r['environment']}): {r['verdict']}; "
+                "its 'barrier' is not a transition-state energy.",
+                highlight=False,
+            )
+
+
+@app.command("barriers")
+@friendly_errors
+def barriers_command(
+    run_dir: Annotated[Path, typer.Argument(help="Folder of a finished 'lis-dft run'.")] = Path(
+        "lis-dft-run"
+    ),
+    images: Annotated[int, typer.Option(help="Intermediate NEB images.", min=1)] = 5,
+    steps: Annotated[int, typer.Option(help="Maximum optimizer steps per NEB stage.", min=1)] = 300,
+    spring: Annotated[float, typer.Option(help="NEB spring constant, eV/Å².")] = 0.1,
+    fmax: Annotated[
+        float, typer.Option(help="Climbing-image force threshold, eV/Å.", min=1e-4)
+    ] = 0.05,
+    modes: Annotated[
+        bool, typer.Option(help="Count imaginary modes at the TS (finite differences).")
+    ] = True,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Start no new path after this many minutes.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Li2S -> LiS + Li and Li2S2 -> LiS2 + Li barriers by climbing-image NEB.
+
+    In vacuum and on the catalyst surface (from the configuration the run reports), on the
+    run's potential; resumable (jobs in the run's store). Writes RUN/barriers/ (images,
+    TS, end points), results.json["barriers"], figures/neb_*.png and the report.
+    """
+    from lis_dft.dft_workflows.barriers import BarrierSettings, run_barriers
+
+    settings = BarrierSettings(n_images=images, spring=spring, fmax=fmax, steps=steps, modes=modes)
+    _print_barriers(run_barriers(run_dir, settings, progress, max_minutes))
 
 
 @app.command("free-energy")

@@ -97,7 +97,17 @@ def test_optimizer_comparison_runs_the_exhaustive_way_per_optimizer(tmp_path):
     run = tmp_path / "run"
     small = ["--supercell", "2", "2", "1", "--fixed-layers", "1", "--top-k", "1"]
     result = CliRunner().invoke(
-        app, ["run", "--calculator", "mock", "--out", str(run), "--no-progress", *small]
+        app,
+        [
+            "run",
+            "--calculator",
+            "mock",
+            "--out",
+            str(run),
+            "--no-progress",
+            "--no-barriers",
+            *small,
+        ],
     )
     assert result.exit_code == 0, result.output
     out = tmp_path / "cmp.json"

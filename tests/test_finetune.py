@@ -92,9 +92,7 @@ def test_frames_imported_from_a_run_pair_with_that_runs_slab_and_molecule():
         _frame(f"{p}/molecule/Cl2", "molecule/Cl2", "molecule", "Cl2", -3.0),
         _frame(f"{p}/bulk/LiCl", "bulk/LiCl", "bulk", "LiCl", -7.0),
     ]
-    frames[4].info.update(
-        adsorbate="S8", slab_ref=f"{p}/slab", molecule_ref=f"{p}/molecule/S8"
-    )
+    frames[4].info.update(adsorbate="S8", slab_ref=f"{p}/slab", molecule_ref=f"{p}/molecule/S8")
     labs = ft.labels(frames, {f"{p}/adslab/S8/hollow-upright-r0": 0.4})
     assert ft.adsorption_triples(labs, range(len(labs))) == [(4, 2, 3)]
     terms = {t.name: t for t in ft.difference_terms(labs, range(len(labs)), bulk_weight=3.0)}

@@ -56,7 +56,17 @@ def test_ladder_at_potential_is_downhill_at_the_onset():
 @pytest.fixture(scope="module")
 def mock_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("fe") / "run"
-    args = ["run", "-c", "mock", "--out", str(out), "--no-progress", "--top-k", "1"]
+    args = [
+        "run",
+        "-c",
+        "mock",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-barriers",
+        "--top-k",
+        "1",
+    ]
     args += ["--supercell", "2", "2", "1", "--fixed-layers", "1", "--steps", "40"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

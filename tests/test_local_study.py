@@ -27,7 +27,18 @@ def mock_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("mock") / "run"
     result = runner.invoke(
         app,
-        ["run", "--calculator", "mock", "--out", str(out), "--no-progress", "--top-k", "1", *SMALL],
+        [
+            "run",
+            "-c",
+            "mock",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--no-barriers",
+            "--top-k",
+            "1",
+            *SMALL,
+        ],
     )
     assert result.exit_code == 0, result.output
     return out, result.output
@@ -85,7 +96,18 @@ def test_rerun_recomputes_nothing(mock_run):
     before = json.loads((out / "results.json").read_text())
     result = runner.invoke(
         app,
-        ["run", "--calculator", "mock", "--out", str(out), "--no-progress", "--top-k", "1", *SMALL],
+        [
+            "run",
+            "-c",
+            "mock",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--no-barriers",
+            "--top-k",
+            "1",
+            *SMALL,
+        ],
     )
     assert result.exit_code == 0, result.output
     after = json.loads((out / "results.json").read_text())

@@ -112,7 +112,17 @@ def halide_runs(tmp_path_factory):
     outputs = {}
     for cat in ("LiBr", "LiCl"):
         out = root / cat
-        args = ["run", "-c", "mock", "--catalyst", cat, "--out", str(out), "--no-progress"]
+        args = [
+            "run",
+            "-c",
+            "mock",
+            "--catalyst",
+            cat,
+            "--out",
+            str(out),
+            "--no-progress",
+            "--no-barriers",
+        ]
         args += ["--supercell", "2", "2", "1", "--fixed-layers", "1", "--top-k", "1"]
         result = runner.invoke(app, [*args, "--steps", "40"])
         assert result.exit_code == 0, result.output

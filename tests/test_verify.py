@@ -169,7 +169,17 @@ def test_counterpoise_and_decomposition_arithmetic():
 @pytest.fixture(scope="module")
 def mock_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("verify") / "run"
-    args = ["run", "-c", "mock", "--out", str(out), "--no-progress", "--top-k", "1"]
+    args = [
+        "run",
+        "-c",
+        "mock",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-barriers",
+        "--top-k",
+        "1",
+    ]
     args += ["--supercell", "2", "2", "2", "--fixed-layers", "1"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

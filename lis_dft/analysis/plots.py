@@ -194,9 +194,88 @@ def plot_activation_diagram(results: dict[str, Any], out_dir: str | Path) -> lis
     ax.set_title("Oxidation landscape at 0 V vs Li$^+$/Li\n" + _calc_label(results), fontsize=9)
     if drawn:
         ax.legend(frameon=False, loc="upper left")
+    _draw_barriers(ax, results, path, half)
     if lands.get(surface):
         _flag_note(ax, results)
     return _save(fig, Path(out_dir), "activation_diagram")
+
+
+def _draw_barriers(ax, results: dict[str, Any], path: list[str], half: float) -> None:
+    """CI-NEB barriers as arrows up from the reactant's level (eV per event, labelled)."""
+    lands = results.get("landscape", {})
+    for k, r in enumerate(results.get("barriers") or []):
+        reactant = r["reaction"].split(" ->")[0]
+        land = lands.get(r["environment"])
+        if not land or reactant not in path:
+            continue
+        level = next((s["energy_per_S"] for s in land["states"] if s["label"] == reactant), None)
+        if level is None:
+            continue
+        x = path.index(reactant) - half + 0.12 + 0.2 * (r["environment"] != "vacuum")
+        color = _env_color(r["environment"])
+        top = level + r["forward_eV"]
+        ax.annotate(
+            "",
+            (x, top),
+            xytext=(x, level),
+            arrowprops={
+                "arrowstyle": "->",
+                "color": color,
+                "lw": 1.2,
+                "linestyle": "-" if r["is_saddle"] else ":",
+            },
+        )
+        ax.annotate(
+            f"E$_a$ {r['forward_eV']:.2f}" + ("" if r["is_saddle"] else " (no saddle)"),
+            (x, top),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            fontsize=7,
+            color=color,
+        )
+        if k == 0:
+            ax.text(
+                0.99,
+                0.02,
+                "arrows: CI-NEB barriers, eV per Li removed",
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=7,
+            )
+
+
+def plot_neb_paths(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """``neb_<reactant>``: energy along each delithiation path, vacuum vs surface."""
+    _style()
+    out: list[Path] = []
+    by_reactant: dict[str, list[dict[str, Any]]] = {}
+    for r in results.get("barriers") or []:
+        by_reactant.setdefault(r["reaction"].split(" ->")[0], []).append(r)
+    for reactant, rows in by_reactant.items():
+        fig, ax = plt.subplots(figsize=(5.5, 4.0))
+        for r in rows:
+            color = _env_color(r["environment"])
+            x, y = r["path_A"], r["energies"]
+            ax.plot(x, y, "o-", color=color, label=_env_label(results, r["environment"]))
+            i = r["ts_index"]
+            ax.plot([x[i]], [y[i]], marker="*", markersize=14, color=color)
+            ax.annotate(
+                f"{r['forward_eV']:.2f} eV" + ("" if r["is_saddle"] else " (no saddle)"),
+                (x[i], y[i]),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize=8,
+                color=color,
+            )
+        ax.axhline(0, color="0.7", linewidth=0.8)
+        ax.set_xlabel("Reaction coordinate (Å, cumulative image distance)")
+        ax.set_ylabel("Energy relative to the initial state (eV)")
+        ax.set_title(f"{rows[0]['reaction']} (CI-NEB)\n" + _calc_label(results), fontsize=9)
+        ax.legend(frameon=False)
+        out += _save(fig, Path(out_dir), f"neb_{reactant}")
+    return out
 
 
 def _flag_note(ax, results: dict[str, Any]) -> None:

@@ -107,6 +107,43 @@ def _free_energy_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _barrier_section(results: dict[str, Any]) -> list[str]:
+    """CI-NEB delithiation barriers (eV per Li removed), per reaction and environment."""
+    rows = results.get("barriers")
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Delithiation barriers (climbing-image NEB)",
+        "",
+        "Barriers in eV per event (one Li removed), on the study's potential; the ladder above "
+        "is thermodynamic. A barrier is a number only where the verdict says *saddle*.",
+        "",
+        "| reaction | environment | forward (eV) | reverse (eV) | ΔE (eV) | verdict | images | "
+        "force calls | s | files |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['reaction']} | {r['environment']} | {_fmt(r['forward_eV'])} | "
+            f"{_fmt(r['reverse_eV'])} | {_fmt(r['reaction_eV'])} | {r['verdict']} | "
+            f"{len(r['energies'])} | {r.get('force_calls')} | {_fmt(r.get('seconds'), 0)} | "
+            f"`{Path(r['files'].get('ts', '')).parent}` |"
+        )
+    chosen = [
+        f"{r['reaction']} on {r['environment']}: Li {r['final_state']['chosen']['li_index']} to "
+        f"{r['final_state']['chosen']['site']} ({r['final_state']['chosen']['displacement_A']:.2f} Å)"
+        for r in rows
+        if r["environment"] != "vacuum"
+    ]
+    if chosen:
+        lines += [
+            "",
+            "Final states (nearest site with the Li detached): " + "; ".join(chosen) + ".",
+        ]
+    return lines
+
+
 def _verification_section(results: dict[str, Any]) -> list[str]:
     ver = results.get("verification")
     if not ver:
@@ -270,6 +307,7 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
                 f"{'limiting; onset ' + _fmt(land['onset_potential_V_vs_Li']) + ' V' if step == land['limiting_step'] else ''} |"
             )
     lines += _free_energy_section(results)
+    lines += _barrier_section(results)
     lines += _verification_section(results)
     th = results.get("thermo")
     if th:

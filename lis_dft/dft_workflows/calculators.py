@@ -29,6 +29,7 @@ seconds, which would otherwise be paid by every job.
 from __future__ import annotations
 
 import time
+import types
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -401,19 +402,22 @@ BACKENDS: dict[str, Backend] = {
 CALCULATORS = tuple(BACKENDS)
 
 
+def _timed_calculate(self: Calculator, *args: Any, **kwargs: Any) -> None:
+    start = time.perf_counter()
+    try:
+        type(self).calculate(self, *args, **kwargs)
+    finally:
+        CALC_TIMER.seconds += time.perf_counter() - start
+        CALC_TIMER.calls += 1
+
+
 def _timed(calc: Calculator) -> Calculator:
-    """Accumulate wall time of ``calc.calculate`` into CALC_TIMER."""
-    inner = calc.calculate
+    """Accumulate wall time of ``calc.calculate`` into CALC_TIMER.
 
-    def calculate(*args: Any, **kwargs: Any) -> None:
-        start = time.perf_counter()
-        try:
-            inner(*args, **kwargs)
-        finally:
-            CALC_TIMER.seconds += time.perf_counter() - start
-            CALC_TIMER.calls += 1
-
-    calc.calculate = calculate  # type: ignore[method-assign]
+    The timer is a method bound to ``calc`` itself (not a closure over it), so a deep copy
+    (atomate2's NEB gives every image its own copy) times and computes on the copy.
+    """
+    calc.calculate = types.MethodType(_timed_calculate, calc)  # type: ignore[method-assign]
     return calc
 
 

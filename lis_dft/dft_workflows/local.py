@@ -53,6 +53,12 @@ def write_outputs(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     if results.get("free_energy"):
         paths["free_energy_ladder"] = plot_free_energy_ladder(results, fig_dir)[0]
         figures["Free-energy ladder vs electrode potential"] = "figures/free_energy_ladder.png"
+    if results.get("barriers"):
+        from lis_dft.analysis.plots import plot_neb_paths
+
+        for f in plot_neb_paths(results, fig_dir)[::2]:
+            paths[f.stem] = f
+            figures[f"Delithiation path {f.stem[4:]} (CI-NEB)"] = f"figures/{f.name}"
     if results.get("verification"):
         paths["verification"] = plot_verification(results, fig_dir)[0]
         figures["DFT check: potential vs DFT on the same geometries"] = "figures/verification.png"

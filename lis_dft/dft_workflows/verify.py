@@ -38,7 +38,7 @@ from lis_dft.system import halogen_references
 
 _NAMESPACE = uuid.UUID("0c7a6d1e-5f43-4b8e-9d2a-71e3c4b5a6f9")
 #: Sections other commands add to a run's results.json; kept when it is re-derived.
-ADDED_LATER = ("verification", "free_energy")
+ADDED_LATER = ("verification", "free_energy", "barriers")
 #: Bulk phases whose energies enter formation energies, besides the run's catalyst crystal.
 BULK_REFERENCES = ("Li", "S", "Li2S", "Li2S2")
 

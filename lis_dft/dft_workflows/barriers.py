@@ -1,0 +1,353 @@
+"""Delithiation barriers by climbing-image NEB on the study's own potential.
+
+``lis-dft barriers RUN`` (and ``lis-dft run`` unless ``--no-barriers``) computes, for each
+step of :data:`lis_dft.structures.delithiation.DELITHIATIONS` and each environment
+(vacuum: the isolated molecule; the catalyst surface: the configuration the run
+reports), one jobflow job in the run's store with a deterministic id, so an interrupted
+run resumes. Each job
+
+1. builds the final-state candidates (:mod:`lis_dft.structures.delithiation`) and relaxes
+   them with atomate2's :class:`~atomate2.ase.utils.AseRelaxer` on the run's calculator,
+   taking the first whose Li stays detached;
+2. interpolates the images with IDPP (atomate2's ``interpolate_endpoints_ase``);
+3. runs atomate2's :class:`~atomate2.ase.utils.AseNebInterface` twice: a plain NEB to
+   ``pre_fmax``, then the climbing image to ``fmax`` (ASE's NEB, improved tangent);
+4. checks the highest image: interior, above both neighbours, forces converged, and (if
+   ``modes``) the finite-difference modes of the adsorbate atoms at the TS by ASE's
+   :class:`~ase.vibrations.Vibrations` (one imaginary mode for a first-order saddle).
+
+The analysis of the path is pure (:func:`lis_dft.analysis.barriers.analyse_path`). The
+images, the TS and both end points are written to ``RUN/barriers/<reactant>_<env>/``
+(extxyz and POSCAR) for inspection and for the VASP NEB inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jobflow import Flow, job
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from lis_dft.analysis.barriers import analyse_path, path_coordinate
+from lis_dft.errors import ParameterError
+from lis_dft.structures.delithiation import (
+    DELITHIATIONS,
+    DETACHED_LI_S,
+    li_detached,
+    reaction_label,
+    surface_final_states,
+    vacuum_final_state,
+)
+
+_NAMESPACE = uuid.UUID("3f4c2a10-9b7e-4d55-8c1a-2e6f0b9d7a44")
+#: eV -> cm^-1
+EV_TO_CM = 8065.544
+#: imaginary modes below this (cm^-1) are numerical noise of the finite differences
+IMAGINARY_NOISE_CM = 50.0
+
+
+@dataclass(frozen=True)
+class BarrierSettings:
+    """How the barriers are computed (every field is part of the job identity)."""
+
+    n_images: int = 5
+    spring: float = 0.1
+    fmax: float = 0.05
+    pre_fmax: float = 0.2
+    steps: int = 300
+    optimizer: str = "FIRE"
+    interpolation: str = "idpp"
+    separation: float = 5.0
+    max_tries: int = 3
+    modes: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n_images < 1:
+            raise ParameterError(f"--images must be >= 1, got {self.n_images}.")
+        if not self.spring > 0:
+            raise ParameterError(f"--spring must be positive (eV/Å²), got {self.spring}.")
+        if not 0 < self.fmax <= self.pre_fmax:
+            raise ParameterError(
+                f"fmax must be positive and at most pre_fmax ({self.pre_fmax}), got {self.fmax}."
+            )
+        if self.interpolation not in ("idpp", "linear"):
+            raise ParameterError(
+                f"interpolation must be 'idpp' or 'linear', got {self.interpolation!r}."
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict (provenance, hashing)."""
+        return asdict(self)
+
+
+def _atoms(structure: Structure) -> Any:
+    """ASE atoms with the structure's selective dynamics as constraints."""
+    return AseAtomsAdaptor.get_atoms(structure)
+
+
+def relax_final_state(
+    candidates: list[Any], calc: Any, n_slab: int, settings: BarrierSettings
+) -> tuple[Structure, float, list[dict[str, Any]]]:
+    """Relax candidates in order; return the first whose Li stays detached.
+
+    Returns (relaxed structure, its energy, record of every try).
+    """
+    from atomate2.ase.utils import AseRelaxer
+
+    tries = []
+    for cand in candidates[: settings.max_tries]:
+        relaxer = AseRelaxer(calculator=calc, optimizer="BFGS", relax_cell=False)
+        res = relaxer.relax(_atoms(cand.structure), fmax=settings.fmax, steps=settings.steps)
+        final = res.final_mol_or_struct
+        d = li_detached(final, cand.li_index, n_slab)
+        atoms = _atoms(final)
+        atoms.calc = calc
+        energy = float(atoms.get_potential_energy())
+        tries.append({**cand.as_dict(), "relaxed_li_s_A": d, "energy": energy})
+        if d >= DETACHED_LI_S:
+            return final, energy, tries
+    raise ParameterError(
+        f"Every final-state candidate tried ({len(tries)}) relaxed back to the molecule "
+        f"(Li-S < {DETACHED_LI_S} Å): {tries}. Raise --max-tries or use a larger slab."
+    )
+
+
+def _neb(images: list[Any], calc: Any, fmax: float, climb: bool, s: BarrierSettings) -> Any:
+    from atomate2.ase.utils import AseNebInterface
+
+    return AseNebInterface(calculator=calc, optimizer=s.optimizer).run_neb(
+        images,
+        fmax=fmax,
+        steps=s.steps,
+        neb_kwargs={"k": s.spring, "climb": climb, "method": "improvedtangent"},
+        neb_doc_kwargs={},
+    )
+
+
+def ts_modes(ts: Structure, calc: Any, indices: list[int]) -> list[float]:
+    """Imaginary mode wavenumbers (cm^-1, above the noise) of ``indices`` at the TS."""
+    import tempfile
+
+    from ase.vibrations import Vibrations
+
+    atoms = _atoms(ts)
+    atoms.set_constraint()
+    atoms.calc = calc
+    with tempfile.TemporaryDirectory() as tmp:
+        vib = Vibrations(atoms, indices=indices, name=f"{tmp}/vib", delta=0.01)
+        vib.run()
+        energies = vib.get_energies()
+    imag = [float(abs(e.imag) * EV_TO_CM) for e in energies if abs(e.imag) > abs(e.real)]
+    return sorted((w for w in imag if w > IMAGINARY_NOISE_CM), reverse=True)
+
+
+@job(name="delithiation barrier")
+def delithiation_barrier(
+    initial: Structure,
+    n_slab: int,
+    reactant: str,
+    environment: str,
+    calculator: dict[str, Any],
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """Final state, IDPP images, NEB then climbing-image NEB, and the checked result."""
+    from lis_dft.dft_workflows.calculators import CALC_TIMER, build_calculator
+
+    s = BarrierSettings(**settings)
+    t0, calls0 = time.perf_counter(), CALC_TIMER.calls
+    calc = build_calculator(**calculator)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = _atoms(initial)
+        start.calc = calc
+        e_is = float(start.get_potential_energy())
+        if environment == "vacuum":
+            candidates = [vacuum_final_state(initial, s.separation)]
+        else:
+            candidates = surface_final_states(initial, n_slab)
+        final, e_fs, tries = relax_final_state(candidates, calc, n_slab, s)
+        from atomate2.ase.neb import interpolate_endpoints_ase
+
+        method = {"idpp": "IDPP", "linear": "linear"}[s.interpolation]
+        images = interpolate_endpoints_ase([initial, final], s.n_images, method)
+        stage1 = _neb(images, calc, s.pre_fmax, False, s)
+        stage2 = _neb([im.copy() for im in stage1.images], calc, s.fmax, True, s)
+    energies = list(stage2.energies)
+    i_ts = int(np.argmax(energies))
+    ts = stage2.images[i_ts]
+    ts_atoms = _atoms(ts)
+    ts_atoms.calc = calc
+    ts_force = float(np.linalg.norm(ts_atoms.get_forces(), axis=1).max())
+    interior = 0 < i_ts < len(energies) - 1
+    mobile = list(range(n_slab, len(initial)))
+    modes = ts_modes(ts, calc, mobile) if (s.modes and interior) else None
+    path = path_coordinate([im.cart_coords for im in stage2.images])
+    result = analyse_path(
+        reaction_label(reactant),
+        environment,
+        energies,
+        e_is,
+        e_fs,
+        ts_force,
+        s.fmax,
+        path_A=path,
+        converged=getattr(stage2.state, "value", stage2.state) == "successful",
+        imaginary_modes_cm=modes,
+    )
+    result.settings = s.as_dict()
+    result.final_state = {"chosen": tries[-1], "tried": tries}
+    result.seconds = time.perf_counter() - t0
+    result.force_calls = CALC_TIMER.calls - calls0
+    return {
+        "result": result.as_dict(),
+        "images": [im.as_dict() for im in stage2.images],
+        "initial_energy": e_is,
+        "final_energy": e_fs,
+    }
+
+
+# ------------------------------------------------------------------------------ flow
+
+
+@dataclass
+class BarrierTask:
+    """One (reactant, environment) path to compute."""
+
+    reactant: str
+    environment: str
+    initial: Structure
+    n_slab: int
+    config: str | None = None
+
+
+def barrier_tasks(record: dict[str, Any], results: dict[str, Any]) -> list[BarrierTask]:
+    """The paths of a finished run: its adsorbates with a delithiation step, vacuum and surface.
+
+    The surface initial state is the configuration the run reports (its ``best_config``).
+    """
+    from lis_dft.analysis.energetics import _structure, surface_key
+
+    tasks = []
+    slab = _structure(record["slab"])
+    surface = surface_key(record)
+    for reactant in DELITHIATIONS:
+        if reactant not in record.get("adsorbates", {}):
+            continue  # the study's species only (--species), each in vacuum and on the surface
+        if reactant in record.get("molecules", {}):
+            tasks.append(
+                BarrierTask(reactant, "vacuum", _structure(record["molecules"][reactant]), 0)
+            )
+        data = record.get("adsorbates", {}).get(reactant)
+        reported = (results.get("adsorption_energies", {}).get(reactant) or {}).get("best_config")
+        best = next(
+            (
+                c
+                for c in (data or {}).get("configs", [])
+                if c["id"] == reported and c.get("relaxed")
+            ),
+            None,
+        )
+        if best is not None:
+            tasks.append(
+                BarrierTask(reactant, surface, _structure(best), len(slab), config=best["id"])
+            )
+    return tasks
+
+
+def _key(task: BarrierTask, calc: dict[str, Any], settings: BarrierSettings) -> str:
+    payload = json.dumps(
+        {"s": task.initial.as_dict(), "calc": calc, "settings": settings.as_dict()},
+        sort_keys=True,
+        default=str,
+    ).encode()
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def barrier_flow(
+    tasks: list[BarrierTask], calc: dict[str, Any], settings: BarrierSettings
+) -> tuple[Flow, dict[tuple[str, str], str]]:
+    """One job per path, with ids that hash the initial state, calculator and settings."""
+    jobs, index = [], {}
+    for t in tasks:
+        j = delithiation_barrier(
+            t.initial, t.n_slab, t.reactant, t.environment, calc, settings.as_dict()
+        )
+        j.name = f"barrier {t.reactant} ({t.environment})"
+        j.set_uuid(str(uuid.uuid5(_NAMESPACE, _key(t, calc, settings))))
+        j.metadata = {"lis_dft_key": f"barrier/{t.reactant}/{t.environment}"}
+        jobs.append(j)
+        index[(t.reactant, t.environment)] = j.uuid
+    return Flow(jobs, name="lis-dft barriers"), index
+
+
+def write_path_files(out_dir: Path, images: list[Structure], ts_index: int) -> dict[str, str]:
+    """Images (one extxyz), IS, TS and FS (extxyz and POSCAR) of one path."""
+    from ase.io import write
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atoms = [_atoms(im) for im in images]
+    write(out_dir / "path.extxyz", atoms, format="extxyz")
+    files = {"path": str(out_dir / "path.extxyz")}
+    for name, i in (("initial", 0), ("ts", ts_index), ("final", len(images) - 1)):
+        write(out_dir / f"{name}.extxyz", atoms[i], format="extxyz")
+        images[i].to(filename=str(out_dir / f"{name}.POSCAR"), fmt="poscar")
+        files[name] = str(out_dir / f"{name}.extxyz")
+    return files
+
+
+def run_barriers(
+    run_dir: str | Path,
+    settings: BarrierSettings | None = None,
+    progress: bool = True,
+    max_minutes: float | None = None,
+) -> list[dict[str, Any]]:
+    """Barriers of a finished run: computed (resumable), written, added to results.json."""
+    from lis_dft.dft_workflows.local import write_outputs
+    from lis_dft.dft_workflows.runner import run_flow
+    from lis_dft.dft_workflows.verify import _rederived, load_run
+
+    settings = settings or BarrierSettings()
+    run_dir = Path(run_dir).absolute()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results, record, store = load_run(run_dir)
+        results = _rederived(results, record)
+    c = results["calculator"]
+    calc = {"name": c["name"], "d3": c["d3"]["damping"], **c.get("kwargs", {})}
+    tasks = barrier_tasks(record, results)
+    if not tasks:
+        raise ParameterError(
+            f"{run_dir} holds none of {', '.join(DELITHIATIONS)}: nothing to delithiate. "
+            "Run the study with --species including Li2S or Li2S2."
+        )
+    flow, index = barrier_flow(tasks, calc, settings)
+    max_seconds = None if max_minutes is None else 60 * max_minutes
+    run_flow(flow, store, run_dir / "jobs", progress, max_seconds, in_order=True)
+    out = []
+    for t in tasks:
+        doc = store.docs_store.query_one({"uuid": index[(t.reactant, t.environment)]})
+        if doc is None:
+            continue  # pending (stopped by max_minutes): the next call resumes
+        o = store.get_output(doc["uuid"], load=True)
+        images = [Structure.from_dict(d) if isinstance(d, dict) else d for d in o["images"]]
+        r = o["result"]
+        r["calculator"] = c
+        r["initial_config"] = t.config
+        folder = run_dir / "barriers" / f"{t.reactant}_{t.environment}"
+        r["files"] = {
+            k: str(Path(v).relative_to(run_dir))
+            for k, v in write_path_files(folder, images, r["ts_index"]).items()
+        }
+        out.append(r)
+    results["barriers"] = out
+    write_outputs(results, run_dir)
+    return out

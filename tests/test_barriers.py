@@ -1,0 +1,165 @@
+"""Delithiation barriers: path checks, end points, and CI-NEB end to end on the mock."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pymatgen.core import Structure
+from typer.testing import CliRunner
+
+from lis_dft.analysis.barriers import analyse_path, path_coordinate
+from lis_dft.cli import app
+from lis_dft.errors import ParameterError
+from lis_dft.structures.adsorbates import adsorbate_placements
+from lis_dft.structures.delithiation import (
+    DETACHED_LI_S,
+    li_detached,
+    reaction_label,
+    surface_final_states,
+    vacuum_final_state,
+)
+from lis_dft.structures.molecules import boxed, build_molecule
+
+runner = CliRunner()
+R = "Li2S -> LiS + Li"
+
+
+def _analyse(energies, ts_force=0.01, **kw):
+    return analyse_path(R, "LiI_100", energies, energies[0], energies[-1], ts_force, 0.05, **kw)
+
+
+def test_a_converged_interior_maximum_is_a_saddle():
+    r = _analyse([-10.0, -9.6, -9.2, -9.5, -9.8], imaginary_modes_cm=[412.0])
+    assert r.is_saddle and r.ts_index == 2
+    assert r.forward_eV == pytest.approx(0.8) and r.reverse_eV == pytest.approx(0.6)
+    assert r.reaction_eV == pytest.approx(0.2)
+    assert "412i" in r.verdict
+
+
+@pytest.mark.parametrize(
+    ("energies", "ts_force", "modes", "why"),
+    [
+        ([0.0, 0.5, 0.5, 0.2], 0.01, None, "not above both neighbours"),  # a plateau
+        ([0.0, 0.3, 0.6, 0.9], 0.01, None, "rises to the final state"),  # highest = end point
+        ([0.0, -0.2, -0.4, -0.1], 0.01, None, "below the initial state"),
+        ([0.0, 0.4, 0.8, 0.3], 0.40, None, "not converged"),  # climbing image not converged
+        ([0.0, 0.4, 0.8, 0.3], 0.01, [400.0, 150.0], "2 imaginary modes"),
+    ],
+)
+def test_a_non_maximum_or_unconverged_climbing_image_is_no_saddle(energies, ts_force, modes, why):
+    r = _analyse(energies, ts_force, imaginary_modes_cm=modes)
+    assert not r.is_saddle
+    assert why in r.verdict
+
+
+def test_swapped_end_points_are_refused():
+    energies = [-9.8, -9.5, -9.2, -9.6, -10.0]  # runs from the final state to the initial one
+    with pytest.raises(ParameterError, match="swapped"):
+        analyse_path(R, "vacuum", energies, -10.0, -9.8, 0.01, 0.05)
+
+
+@pytest.mark.parametrize("energies", [[-10.0, -9.8], [-10.0, None, -9.8], []])
+def test_a_missing_end_point_or_image_is_refused(energies):
+    with pytest.raises(ParameterError, match="both end points"):
+        analyse_path(R, "vacuum", energies, -10.0, -9.8, 0.01, 0.05)
+
+
+def test_a_path_from_other_end_points_is_refused():
+    with pytest.raises(ParameterError, match="not the relaxed end point"):
+        analyse_path(R, "vacuum", [-10.0, -9.0, -9.5], -10.0, -9.8, 0.01, 0.05)
+
+
+def test_path_coordinate_is_cumulative_distance():
+    pos = [
+        np.zeros((2, 3)),
+        np.array([[3.0, 0, 0], [0, 4.0, 0]]),
+        np.array([[3.0, 0, 0], [0, 4.0, 1.0]]),
+    ]
+    assert path_coordinate(pos) == pytest.approx([0.0, 5.0, 6.0])
+
+
+def test_vacuum_final_state_pulls_one_li_away_and_holds_it():
+    mol = boxed(build_molecule("Li2S"), 15.0)
+    fs = vacuum_final_state(mol, separation=5.0)
+    assert li_detached(fs.structure, fs.li_index) == pytest.approx(5.0, abs=1e-6)
+    sd = fs.structure.site_properties["selective_dynamics"]
+    assert sd[fs.li_index] == [False] * 3 and all(
+        all(x) for i, x in enumerate(sd) if i != fs.li_index
+    )
+    assert reaction_label("Li2S2") == "Li2S2 -> LiS2 + Li"
+    with pytest.raises(KeyError, match="known"):
+        reaction_label("S8")
+
+
+def test_surface_final_states_detach_the_li_nearest_first(small_slab):
+    n_slab = len(small_slab)
+    placement = adsorbate_placements(small_slab, build_molecule("Li2S"), "Li2S")[0]
+    cands = surface_final_states(placement.structure, n_slab)
+    assert cands
+    disp = [c.displacement for c in cands]
+    assert disp == sorted(disp)
+    for c in cands:
+        s = c.structure
+        assert li_detached(s, c.li_index, n_slab) >= 3.2 > DETACHED_LI_S
+        others = [k for k in range(len(s)) if k != c.li_index]
+        assert min(s.get_distance(c.li_index, k) for k in others) >= 2.2 - 1e-6
+    with pytest.raises(ValueError, match="no Li"):
+        surface_final_states(
+            Structure.from_sites([*placement.structure.sites[:n_slab], placement.structure[-1]]),
+            n_slab,
+        )
+
+
+@pytest.fixture(scope="module")
+def mock_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("barriers") / "run"
+    args = ["run", "-c", "mock", "--out", str(out), "--no-progress", "--no-barriers"]
+    args += ["--top-k", "1", "--supercell", "2", "2", "2", "--fixed-layers", "1"]
+    args += ["--species", "Li2S"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_barriers_end_to_end_on_the_mock(mock_run):
+    args = [
+        "barriers",
+        str(mock_run),
+        "--images",
+        "3",
+        "--steps",
+        "40",
+        "--no-modes",
+        "--no-progress",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    res = json.loads((mock_run / "results.json").read_text())
+    rows = {r["environment"]: r for r in res["barriers"]}
+    assert set(rows) == {"vacuum", "LiI_100"}
+    for r in rows.values():
+        assert r["reaction"] == R and len(r["energies"]) == 5 and r["energies"][0] == 0.0
+        assert r["forward_eV"] == pytest.approx(max(r["energies"]))
+        assert r["reaction_eV"] == pytest.approx(r["energies"][-1])
+        assert r["calculator"]["name"] == "mock" and r["settings"]["n_images"] == 3
+        for key in ("path", "initial", "ts", "final"):
+            assert (mock_run / r["files"][key]).is_file()
+        assert (mock_run / r["files"]["ts"]).with_suffix(".POSCAR").is_file()
+        assert r["final_state"]["chosen"]["relaxed_li_s_A"] >= DETACHED_LI_S
+    assert rows["LiI_100"]["initial_config"] == res["adsorption_energies"]["Li2S"]["best_config"]
+    # the mock's 40 steps do not converge a climbing image: said, not hidden
+    assert all(r["is_saddle"] == r["verdict"].startswith("saddle") for r in rows.values())
+    assert (mock_run / "figures" / "neb_Li2S.png").stat().st_size > 0
+    report = (mock_run / "report.md").read_text()
+    assert "## Delithiation barriers" in report and "figures/neb_Li2S.png" in report
+    # resumable: a second call recomputes nothing and keeps the block
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0
+    assert json.loads((mock_run / "results.json").read_text())["barriers"] == res["barriers"]
+
+
+def test_barriers_refuse_a_folder_that_is_not_a_run(tmp_path):
+    result = runner.invoke(app, ["barriers", str(tmp_path)])
+    assert result.exit_code != 0 and "results.json" in result.output
