@@ -336,6 +336,20 @@ def barriers_command(
     max_minutes: Annotated[
         float | None, typer.Option(help="Start no new path after this many minutes.")
     ] = None,
+    vasp_inputs: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write VASP NEB folders DIR/neb/<path>/ from the computed images "
+            "(a campaign folder, so 'lis-dft parse DIR' reads them back)."
+        ),
+    ] = None,
+    vtst: Annotated[
+        bool,
+        typer.Option(
+            help="Climbing image through VTST (LCLIMB, IOPT; needs a VTST-built VASP); "
+            "--no-vtst writes VASP's own plain NEB."
+        ),
+    ] = True,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Li2S -> LiS + Li and Li2S2 -> LiS2 + Li barriers by climbing-image NEB.
@@ -348,6 +362,14 @@ def barriers_command(
 
     settings = BarrierSettings(n_images=images, spring=spring, fmax=fmax, steps=steps, modes=modes)
     _print_barriers(run_barriers(run_dir, settings, progress, max_minutes))
+    if vasp_inputs is not None:
+        from lis_dft.dft_workflows.barriers import write_vasp_neb
+
+        manifest = write_vasp_neb(run_dir, vasp_inputs, settings, vtst)
+        Console().print(
+            f"VASP NEB inputs: {len(manifest['paths'])} folders in {vasp_inputs / 'neb'} "
+            + ("(climbing image via VTST)" if vtst else "(plain NEB, no VTST)")
+        )
 
 
 @app.command("free-energy")
@@ -654,6 +676,7 @@ def parse(
     Console().print(table)
     bad = [p for p in parsed if p.status != "ok"]
     Console().print(f"{len(parsed) - len(bad)} trusted, {len(bad)} not trusted; details in {path}")
+    barriers = _parse_neb_folders(campaign.root)
     record = energy_record(campaign, parsed)
     missing = missing_for_results(record)
     if missing:
@@ -666,10 +689,46 @@ def parse(
         results = build_results(
             record, vasp_calculator_info(campaign), campaign.settings, provenance(), source="vasp"
         )
+        if barriers:
+            results["barriers"] = barriers
         write_outputs(results, campaign.root)
     Console().print(
         f"Results: {campaign.root / 'results.json'}, report: {campaign.root / 'report.md'}"
     )
+
+
+def _parse_neb_folders(root: Path) -> list[dict]:
+    """Parse ``ROOT/neb/*`` (written by 'lis-dft barriers --vasp-inputs'); table + neb_parsed.json."""
+    from lis_dft.analysis.barriers import parse_neb
+    from lis_dft.fileio import atomic_write_text
+
+    manifest_path = root / "neb" / "neb.json"
+    if not manifest_path.is_file():
+        return []
+    manifest = json.loads(manifest_path.read_text())
+    parsed, rows = {}, []
+    table = Table(title="VASP NEB paths")
+    for col in ("path", "images ok", "forward (eV)", "potential (eV)", "verdict"):
+        table.add_column(col)
+    for name, m in manifest["paths"].items():
+        p = parse_neb(root / m["folder"], m["reaction"], m["environment"])
+        p["mlip_forward_eV"] = m["mlip_forward_eV"]
+        parsed[name] = p
+        b = p["barrier"]
+        if b:
+            b["files"] = {"ts": f"{m['folder']}/{b['ts_index']:02d}/POSCAR"}
+            rows.append(b)
+        ok = sum(i["verdict"].startswith("ok") for i in p["images"])
+        table.add_row(
+            name,
+            f"{ok}/{len(p['images'])}",
+            "" if not b else f"{b['forward_eV']:.3f}",
+            f"{m['mlip_forward_eV']:.3f}",
+            p["verdict"],
+        )
+    Console().print(table)
+    atomic_write_text(root / "neb_parsed.json", json.dumps(parsed, indent=2, default=str))
+    return rows
 
 
 @app.command()

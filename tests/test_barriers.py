@@ -160,6 +160,50 @@ def test_barriers_end_to_end_on_the_mock(mock_run):
     assert json.loads((mock_run / "results.json").read_text())["barriers"] == res["barriers"]
 
 
+def test_vasp_neb_inputs_from_the_computed_paths(mock_run, tmp_path):
+    from pymatgen.io.vasp import Incar, Poscar
+
+    args = ["barriers", str(mock_run), "--images", "3", "--steps", "40", "--no-modes"]
+    result = runner.invoke(app, [*args, "--no-progress", "--vasp-inputs", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "c" / "neb" / "neb.json").read_text())
+    assert set(manifest["paths"]) == {"Li2S_vacuum", "Li2S_LiI_100"}
+    for name, m in manifest["paths"].items():
+        folder = tmp_path / "c" / m["folder"]
+        incar = Incar.from_file(folder / "INCAR")
+        assert incar["IMAGES"] == 3 and incar["LCLIMB"] and incar["IBRION"] == 3
+        assert incar["IVDW"] == 11 and incar["ENCUT"] == 600
+        posc = [Poscar.from_file(folder / f"{i:02d}" / "POSCAR") for i in range(5)]
+        assert len({len(p.structure) for p in posc}) == 1
+        if name.endswith("LiI_100"):  # the fixed slab layers stay fixed in VASP
+            assert posc[2].selective_dynamics is not None
+    plain = runner.invoke(
+        app, [*args, "--no-progress", "--vasp-inputs", str(tmp_path / "p"), "--no-vtst"]
+    )
+    assert plain.exit_code == 0, plain.output
+    incar = Incar.from_file(tmp_path / "p" / "neb" / "Li2S_vacuum" / "INCAR")
+    assert "LCLIMB" not in incar and incar["IBRION"] == 2
+
+
+def test_parse_neb_reads_image_runs_and_flags_a_missing_end_point(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from lis_dft.analysis.barriers import parse_neb
+
+    real = Path(__file__).parent / "test_data" / "vasp_outputs" / "completed" / "vasprun.xml.gz"
+    neb = tmp_path / "neb" / "Li2S_vacuum"
+    for i in range(5):  # byte copies of one real run (atomate2's mock-VASP way)
+        (neb / f"{i:02d}").mkdir(parents=True)
+        shutil.copy(real, neb / f"{i:02d}" / "vasprun.xml.gz")
+    p = parse_neb(neb, R, "vacuum")
+    assert [i["verdict"] for i in p["images"]] == ["ok"] * 5
+    assert p["barrier"] is not None and not p["barrier"]["is_saddle"]  # a flat path is no saddle
+    (neb / "00" / "vasprun.xml.gz").unlink()
+    p = parse_neb(neb, R, "vacuum")
+    assert p["barrier"] is None and "00: end point missing" in p["verdict"]
+
+
 def test_barriers_refuse_a_folder_that_is_not_a_run(tmp_path):
     result = runner.invoke(app, ["barriers", str(tmp_path)])
     assert result.exit_code != 0 and "results.json" in result.output

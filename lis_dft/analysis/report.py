@@ -128,13 +128,13 @@ def _barrier_section(results: dict[str, Any]) -> list[str]:
             f"| {r['reaction']} | {r['environment']} | {_fmt(r['forward_eV'])} | "
             f"{_fmt(r['reverse_eV'])} | {_fmt(r['reaction_eV'])} | {r['verdict']} | "
             f"{len(r['energies'])} | {r.get('force_calls')} | {_fmt(r.get('seconds'), 0)} | "
-            f"`{Path(r['files'].get('ts', '')).parent}` |"
+            f"`{Path((r.get('files') or {}).get('ts', '')).parent}` |"
         )
     chosen = [
-        f"{r['reaction']} on {r['environment']}: Li {r['final_state']['chosen']['li_index']} to "
-        f"{r['final_state']['chosen']['site']} ({r['final_state']['chosen']['displacement_A']:.2f} Å)"
+        f"{r['reaction']} on {r['environment']}: Li {c['li_index']} to {c['site']} "
+        f"({c['displacement_A']:.2f} Å)"
         for r in rows
-        if r["environment"] != "vacuum"
+        if r["environment"] != "vacuum" and (c := (r.get("final_state") or {}).get("chosen"))
     ]
     if chosen:
         lines += [

@@ -304,6 +304,42 @@ def write_path_files(out_dir: Path, images: list[Structure], ts_index: int) -> d
     return files
 
 
+def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], Any, list[BarrierTask]]:
+    from lis_dft.dft_workflows.verify import _rederived, load_run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results, record, store = load_run(run_dir)
+        results = _rederived(results, record)
+    tasks = barrier_tasks(record, results)
+    if not tasks:
+        raise ParameterError(
+            f"{run_dir} holds none of {', '.join(DELITHIATIONS)}: nothing to delithiate. "
+            "Run the study with --species including Li2S or Li2S2."
+        )
+    return results, record, store, tasks
+
+
+def _calc(results: dict[str, Any]) -> dict[str, Any]:
+    c = results["calculator"]
+    return {"name": c["name"], "d3": c["d3"]["damping"], **c.get("kwargs", {})}
+
+
+def _outputs(
+    store: Any, tasks: list[BarrierTask], index: dict[tuple[str, str], str]
+) -> list[tuple[BarrierTask, dict[str, Any], list[Structure]]]:
+    """(task, job output, images) of every finished path."""
+    out = []
+    for t in tasks:
+        doc = store.docs_store.query_one({"uuid": index[(t.reactant, t.environment)]})
+        if doc is None:
+            continue  # pending (stopped by max_minutes): the next call resumes
+        o = store.get_output(doc["uuid"], load=True)
+        images = [Structure.from_dict(d) if isinstance(d, dict) else d for d in o["images"]]
+        out.append((t, o, images))
+    return out
+
+
 def run_barriers(
     run_dir: str | Path,
     settings: BarrierSettings | None = None,
@@ -313,34 +349,17 @@ def run_barriers(
     """Barriers of a finished run: computed (resumable), written, added to results.json."""
     from lis_dft.dft_workflows.local import write_outputs
     from lis_dft.dft_workflows.runner import run_flow
-    from lis_dft.dft_workflows.verify import _rederived, load_run
 
     settings = settings or BarrierSettings()
     run_dir = Path(run_dir).absolute()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        results, record, store = load_run(run_dir)
-        results = _rederived(results, record)
-    c = results["calculator"]
-    calc = {"name": c["name"], "d3": c["d3"]["damping"], **c.get("kwargs", {})}
-    tasks = barrier_tasks(record, results)
-    if not tasks:
-        raise ParameterError(
-            f"{run_dir} holds none of {', '.join(DELITHIATIONS)}: nothing to delithiate. "
-            "Run the study with --species including Li2S or Li2S2."
-        )
-    flow, index = barrier_flow(tasks, calc, settings)
+    results, _, store, tasks = _load(run_dir)
+    flow, index = barrier_flow(tasks, _calc(results), settings)
     max_seconds = None if max_minutes is None else 60 * max_minutes
     run_flow(flow, store, run_dir / "jobs", progress, max_seconds, in_order=True)
     out = []
-    for t in tasks:
-        doc = store.docs_store.query_one({"uuid": index[(t.reactant, t.environment)]})
-        if doc is None:
-            continue  # pending (stopped by max_minutes): the next call resumes
-        o = store.get_output(doc["uuid"], load=True)
-        images = [Structure.from_dict(d) if isinstance(d, dict) else d for d in o["images"]]
+    for t, o, images in _outputs(store, tasks, index):
         r = o["result"]
-        r["calculator"] = c
+        r["calculator"] = results["calculator"]
         r["initial_config"] = t.config
         folder = run_dir / "barriers" / f"{t.reactant}_{t.environment}"
         r["files"] = {
@@ -351,3 +370,51 @@ def run_barriers(
     results["barriers"] = out
     write_outputs(results, run_dir)
     return out
+
+
+def write_vasp_neb(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    settings: BarrierSettings | None = None,
+    vtst: bool = True,
+    vasp: Any = None,
+) -> dict[str, Any]:
+    """VASP NEB folders ``OUT/neb/<reactant>_<env>/`` from a run's computed paths.
+
+    The images are the run's converged CI-NEB images (the potential's path as the starting
+    guess, so VASP starts near the saddle); ``neb.json`` lists each folder with its
+    reaction, environment and the potential's energies for comparison after ``parse``.
+    """
+    from lis_dft.dft_workflows.vasp_sets import VaspSettings, write_neb_inputs
+    from lis_dft.fileio import atomic_write_text
+
+    settings = settings or BarrierSettings()
+    run_dir, out_dir = Path(run_dir).absolute(), Path(out_dir)
+    results, _, store, tasks = _load(run_dir)
+    _, index = barrier_flow(tasks, _calc(results), settings)
+    done = _outputs(store, tasks, index)
+    if not done:
+        raise ParameterError(
+            f"{run_dir} has no computed barrier with these settings: run 'lis-dft barriers "
+            f"{run_dir}' first (same --images, --spring, --fmax)."
+        )
+    vasp = vasp or VaspSettings()
+    manifest: dict[str, Any] = {"vtst": vtst, "run": str(run_dir), "paths": {}}
+    for t, o, images in done:
+        name = f"{t.reactant}_{t.environment}"
+        kind = "molecule" if t.environment == "vacuum" else "adslab"
+        incar = write_neb_inputs(
+            out_dir / "neb" / name, images, kind, vasp, t.n_slab or None, vtst=vtst
+        )
+        r = o["result"]
+        manifest["paths"][name] = {
+            "reaction": r["reaction"],
+            "environment": t.environment,
+            "folder": f"neb/{name}",
+            "images": len(images),
+            "mlip_energies_eV": r["energies"],
+            "mlip_forward_eV": r["forward_eV"],
+            "incar": incar,
+        }
+    atomic_write_text(out_dir / "neb" / "neb.json", json.dumps(manifest, indent=2, default=str))
+    return manifest

@@ -189,6 +189,61 @@ def write_vasp_inputs(
     return {k: incar[k] for k in sorted(incar)}
 
 
+def write_neb_inputs(
+    directory,
+    images: list[Structure],
+    kind: str,
+    settings: VaspSettings,
+    n_slab: int | None = None,
+    vtst: bool = True,
+    real_potcars: bool = False,
+) -> dict[str, Any]:
+    """A VASP NEB folder: INCAR, KPOINTS, POTCAR(.spec) and ``00/ ... NN/POSCAR``.
+
+    atomate2's :class:`~atomate2.vasp.sets.core.NebSetGenerator` on top of the paper's
+    settings for ``kind`` (``molecule`` in vacuum, ``adslab`` on the surface), the way
+    atomate2's ``NebFromImagesMaker`` writes it (inputs of the first image at the top,
+    one POSCAR per image). ``IMAGES`` = intermediate images, ``SPRING = -5``.
+
+    ``vtst`` (default): climbing image through the VTST tools (``LCLIMB``, ``IOPT = 1``,
+    ``IBRION = 3``, ``POTIM = 0``); these tags need a VASP built with VTST. Without it
+    (``vtst=False``) the plain NEB of VASP itself runs (``IBRION = 2``, no climbing image):
+    its highest image is not a converged saddle, which ``lis-dft parse`` then says.
+    """
+    import warnings
+    from pathlib import Path
+
+    from atomate2.vasp.sets.core import NebSetGenerator
+
+    if len(images) < 3:
+        raise ParameterError(
+            f"An NEB needs two end points and at least one image, got {len(images)}."
+        )
+    directory = Path(directory)
+    incar = incar_settings(kind, images[0], settings, n_slab)
+    for tag in ("NSW", "IBRION", "EDIFF", "ISIF"):  # the NEB generator's own (IBRION 3, ...)
+        incar.pop(tag, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gen = NebSetGenerator(
+            num_images=len(images) - 2,
+            climbing_image=vtst,
+            user_incar_settings={**incar, "EDIFFG": -0.05},
+            user_kpoints_settings=kpoints_for(kind, images[0], settings),
+            user_potcar_settings=dict(settings.potcars),
+            auto_ismear=False,
+            auto_ispin=False,
+        )
+        vis = gen.get_input_set(images[0], potcar_spec=not real_potcars)
+        vis.write_input(str(directory))
+    (directory / "POSCAR").unlink(missing_ok=True)  # VASP reads the images' POSCARs
+    for i, image in enumerate(images):
+        (directory / f"{i:02d}").mkdir(parents=True, exist_ok=True)
+        image.to(filename=str(directory / f"{i:02d}" / "POSCAR"), fmt="poscar")
+    out = dict(vis["INCAR"])
+    return {k: out[k] for k in sorted(out)}
+
+
 def potcars_configured() -> bool:
     """Whether pymatgen knows where real POTCARs are (PMG_VASP_PSP_DIR)."""
     from pymatgen.core import SETTINGS
