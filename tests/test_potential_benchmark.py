@@ -85,6 +85,23 @@ def test_lattice_minimum_from_the_three_cells():
     assert s.lattice["Li"]["error_pct"] == pytest.approx(0, abs=1e-9)
 
 
+def test_frames_imported_from_a_verified_run_score_against_their_own_slab():
+    p = "verified/run"
+    extra = [
+        _pair(f"{p}/bulk/Li", "bulk", "Li2", 2, -3.8, family="bulk/Li"),  # no /a: no E(V)
+        _pair(f"{p}/slab", "slab", "Li32I32", 64, -190.0, family="slab/LiI_100"),
+        _pair(f"{p}/molecule/Li2S", "molecule", "Li2S1", 3, -10.5, family="molecule/Li2S"),
+    ]
+    ads = _pair(f"{p}/adslab/Li2S/top_Li-flat-r0", "adslab", "Li34I32S1", 67, -202.0, ads="Li2S")
+    ads.slab_ref, ads.molecule_ref = f"{p}/slab", f"{p}/molecule/Li2S"
+    s = score("imp", [*_set(), *extra, ads])
+    pts = {a.config_id: a for a in s.adsorption}
+    assert pts[ads.config_id].dft_eV == pytest.approx(-202.0 + 190.0 + 10.5)
+    assert pts[ads.config_id].variant == "minimum"
+    assert s.lattice == score("set", _set()).lattice  # the imported bulk frame is no E(V) point
+    assert "Li2S" in s.rankings and f"Li2S@{p}/slab" not in s.rankings  # one frame ranks nothing
+
+
 def test_candidates_and_bad_names():
     from lis_dft.dft_workflows.potential_comparison import offline_candidates, parse_candidate
 

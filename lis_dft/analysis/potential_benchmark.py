@@ -321,7 +321,8 @@ def lattice(pairs: dict[str, FramePair]) -> dict[str, dict[str, float | None]]:
     """Lattice scale at the E(V) minimum per bulk phase, both methods, and the error in %."""
     by_phase: dict[str, list[FramePair]] = {}
     for p in pairs.values():
-        if p.kind == "bulk":
+        # the strained cells of the built set (bulk/<phase>/a0.98 ...), not imported frames
+        if p.kind == "bulk" and p.config_id.startswith("bulk/") and "/a" in p.config_id:
             by_phase.setdefault(p.family.split("/", 1)[1], []).append(p)
     out = {}
     for phase, frames in sorted(by_phase.items()):
@@ -384,7 +385,7 @@ def surface_excess(pairs: dict[str, FramePair]) -> dict[str, dict[str, float]]:
         return out
     per_atom = {"dft": bulk.e_dft / bulk.n_atoms, "pot": bulk.e_pot / bulk.n_atoms}
     for p in pairs.values():
-        if p.kind == "slab":
+        if p.kind == "slab" and p.config_id.startswith("slab/"):  # the set's own LiI slabs
             d = p.e_dft - p.n_atoms * per_atom["dft"]
             m = p.e_pot - p.n_atoms * per_atom["pot"]
             out[p.config_id] = {"dft_eV": d, "potential_eV": m, "error_eV": m - d}
