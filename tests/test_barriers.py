@@ -204,6 +204,27 @@ def test_parse_neb_reads_image_runs_and_flags_a_missing_end_point(tmp_path):
     assert p["barrier"] is None and "00: end point missing" in p["verdict"]
 
 
+def test_verify_checks_the_barriers_on_the_same_geometries(mock_run):
+    args = ["barriers", str(mock_run), "--images", "3", "--steps", "40", "--no-modes"]
+    assert runner.invoke(app, [*args, "--no-progress"]).exit_code == 0
+    result = runner.invoke(
+        app, ["verify", str(mock_run), "-c", "mock", "--lateral", "1", "1", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    ver = json.loads((mock_run / "verify.json").read_text())
+    rows = {b["environment"]: b for b in ver["barriers"]}
+    assert set(rows) == {"vacuum", "LiI_100"}
+    for b in rows.values():  # the same potential on both sides: the same barrier
+        assert b["forward_error_eV"] == pytest.approx(0.0, abs=1e-9)
+        assert b["status"] == "agrees"
+    # in vacuum the single points are the path's own geometries: the run's barrier again
+    assert rows["vacuum"]["dft_forward_eV"] == pytest.approx(rows["vacuum"]["run_forward_eV"])
+    # all three surface points hold the same atoms (one reduced-model window)
+    keys = [f"neb/Li2S/LiI_100/{p}" for p in ("initial", "ts", "final")]
+    assert len({ver["energies"][k]["n_atoms"] for k in keys}) == 1
+    assert "Barriers at the potential's path" in (mock_run / "report.md").read_text()
+
+
 def test_barriers_refuse_a_folder_that_is_not_a_run(tmp_path):
     result = runner.invoke(app, ["barriers", str(tmp_path)])
     assert result.exit_code != 0 and "results.json" in result.output

@@ -201,6 +201,23 @@ def _verification_section(results: dict[str, Any]) -> list[str]:
             f"| Li2S2 above the S–Li2S tie line (> 0: metastable) | {_fmt(tie.get('mlip'))} | "
             f"{_fmt(tie.get('dft'))} | |"
         )
+    if ver.get("barriers"):
+        lines += [
+            "",
+            "Barriers at the potential's path (IS, TS, FS single points; surface paths on the "
+            "reduced model, one window for all three; raw LCAO, no counterpoise), eV:",
+            "",
+            "| reaction | environment | forward: potential | forward: DFT | error | "
+            "ΔE: potential | ΔE: DFT | saddle (potential) | verdict |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for b in ver["barriers"]:
+            lines.append(
+                f"| {b['reaction']} | {b['environment']} | {_fmt(b['mlip_forward_eV'], 2)} | "
+                f"{_fmt(b['dft_forward_eV'], 2)} | {_fmt(b['forward_error_eV'], 2)} | "
+                f"{_fmt(b['mlip_reaction_eV'], 2)} | {_fmt(b['dft_reaction_eV'], 2)} | "
+                f"{_flag(b.get('is_saddle'))} | {b['status']} |"
+            )
     return lines
 
 

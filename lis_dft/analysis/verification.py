@@ -226,6 +226,49 @@ def li2s2_tie_line(formation: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
+#: end points and TS of a path that verify evaluates
+BARRIER_POINTS = ("initial", "ts", "final")
+
+
+def barrier_verification(
+    energies: dict[str, dict[str, Any]], barriers: list[dict[str, Any]], tolerance: float
+) -> list[dict[str, Any]]:
+    """Forward/reverse barriers and reaction energy by both methods on the same geometries.
+
+    For each path of the run, the initial state, TS and final state (carried onto the
+    reduced model on the surface, as they are in vacuum) have single points by the run's
+    potential and by DFT: ``neb/<reactant>/<environment>/<point>``. The barrier is E_TS -
+    E_IS on each side; raw LCAO (no counterpoise: the three geometries hold the same atoms
+    and their basis-set superposition largely cancels; say so where it matters).
+    """
+    out = []
+    for b in barriers:
+        reactant = b["reaction"].split(" ->")[0]
+        base = f"neb/{reactant}/{b['environment']}"
+        row: dict[str, Any] = {
+            "reaction": b["reaction"],
+            "environment": b["environment"],
+            "is_saddle": b.get("is_saddle"),
+            "run_forward_eV": b.get("forward_eV"),
+        }
+        for m in ("mlip", "dft"):
+            e = {p: _e(energies.get(f"{base}/{p}"), m) for p in BARRIER_POINTS}
+            row[f"{m}_forward_eV"] = _sub(e["ts"], e["initial"])
+            row[f"{m}_reverse_eV"] = _sub(e["ts"], e["final"])
+            row[f"{m}_reaction_eV"] = _sub(e["final"], e["initial"])
+        err = _sub(row["mlip_forward_eV"], row["dft_forward_eV"])
+        row["forward_error_eV"] = err
+        row["status"] = (
+            "incomplete"
+            if err is None
+            else "agrees"
+            if abs(err) <= tolerance
+            else ("too low" if err < 0 else "too high")
+        )
+        out.append(row)
+    return out
+
+
 def summarize(
     energies: dict[str, dict[str, Any]],
     results: dict[str, Any],
@@ -249,5 +292,6 @@ def summarize(
         "largest_error_eV": max(errors) if errors else None,
         "worst_status": max(statuses, key=STATUS_ORDER.index) if statuses else "incomplete",
         "flagged": [a for a, v in ads.items() if v["status"] not in ("agrees",)],
+        "barriers": barrier_verification(energies, results.get("barriers") or [], tolerance),
         "energies": energies,
     }

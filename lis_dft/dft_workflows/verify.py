@@ -180,6 +180,48 @@ def _structure(r: dict[str, Any]) -> Structure:
 # ---------------------------------------------------------------------------- tasks
 
 
+def barrier_tasks(
+    run_dir: Path,
+    barriers: list[dict[str, Any]],
+    n_slab: int,
+    settings: VerifySettings,
+    clean: Structure,
+) -> list[Task]:
+    """Initial state, TS and final state of each computed path (``lis-dft barriers``).
+
+    Read from the run's ``barriers/<path>/`` files; surface geometries are carried onto the
+    reduced model like every adsorbate configuration, vacuum ones are taken as they are.
+    """
+    from ase.io import read
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from lis_dft.analysis.verification import BARRIER_POINTS
+    from lis_dft.structures.reduced import _unwrapped_adsorbate
+
+    height = reduced_height(clean, n_slab, settings.model)
+    tasks = []
+    for b in barriers:
+        reactant = b["reaction"].split(" ->")[0]
+        files = b.get("files") or {}
+        paths = {p: run_dir / files[p] for p in BARRIER_POINTS if files.get(p)}
+        if len(paths) < len(BARRIER_POINTS) or not all(p.is_file() for p in paths.values()):
+            continue  # a path without its files is not checked (verify says so: incomplete)
+        points = {p: AseAtomsAdaptor.get_structure(read(f)) for p, f in paths.items()}
+        if b["environment"] != "vacuum":
+            # one window for all three (the initial state's), so they hold the same atoms
+            centre = tuple(_unwrapped_adsorbate(points["initial"], n_slab)[:, :2].mean(axis=0))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                points = {
+                    p: reduce_slab(s, n_slab, settings.model, centre, height, reference=clean)
+                    for p, s in points.items()
+                }
+        for point, s in points.items():
+            key = f"neb/{reactant}/{b['environment']}/{point}"
+            tasks.append(Task(key, "neb", s, adsorbate=reactant, config_id=point))
+    return tasks
+
+
 def verification_tasks(record: dict[str, Any], settings: VerifySettings) -> list[Task]:
     """Every geometry ``verify`` evaluates, with deterministic keys."""
     from lis_dft.analysis.energetics import best_config
@@ -280,7 +322,7 @@ def verify_flow(
     """
     jobs: list[Job] = []
     index: dict[tuple[str, str], str] = {}
-    base = {"bulk": 0, "molecule": 1, "slab": 2, "adslab": 3}
+    base = {"bulk": 0, "molecule": 1, "slab": 2, "adslab": 3, "neb": 5}
     rank: dict[tuple[str | None, str | None], int] = {}
     for t in tasks:  # tasks list each adsorbate's configurations lowest first
         if t.kind == "adslab":
@@ -396,6 +438,9 @@ def prepare(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pymatgen's site-property merge notes
         tasks = verification_tasks(record, settings)
+        if results.get("barriers"):
+            clean = _structure(record["slab"])
+            tasks += barrier_tasks(run_dir, results["barriers"], len(clean), settings, clean)
     return results, record, store, settings, tasks, mlip
 
 
