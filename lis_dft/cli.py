@@ -336,6 +336,13 @@ def barriers_command(
     max_minutes: Annotated[
         float | None, typer.Option(help="Start no new path after this many minutes.")
     ] = None,
+    slab: Annotated[
+        str,
+        typer.Option(
+            help="Surface paths on the 'reduced' model (2x2 cells, 4 layers, as verify cuts "
+            "it; default) or on the run's 'full' slab."
+        ),
+    ] = "reduced",
     vasp_inputs: Annotated[
         Path | None,
         typer.Option(
@@ -360,7 +367,9 @@ def barriers_command(
     """
     from lis_dft.dft_workflows.barriers import BarrierSettings, run_barriers
 
-    settings = BarrierSettings(n_images=images, spring=spring, fmax=fmax, steps=steps, modes=modes)
+    settings = BarrierSettings(
+        n_images=images, spring=spring, fmax=fmax, steps=steps, modes=modes, slab=slab
+    )
     _print_barriers(run_barriers(run_dir, settings, progress, max_minutes))
     if vasp_inputs is not None:
         from lis_dft.dft_workflows.barriers import write_vasp_neb

@@ -112,6 +112,19 @@ def test_surface_final_states_detach_the_li_nearest_first(small_slab):
         )
 
 
+def test_surface_paths_start_on_the_reduced_model(paper_slab):
+    from lis_dft.dft_workflows.barriers import reduced_initial
+    from lis_dft.structures.reduced import ReducedModel
+
+    placement = adsorbate_placements(paper_slab, build_molecule("Li2S"), "Li2S")[0]
+    red, n_slab = reduced_initial(placement.structure, paper_slab, ReducedModel((3, 3)), 2)
+    assert n_slab == 64 and len(red) == 67
+    sd = red.site_properties["selective_dynamics"]
+    assert sum(not any(x) for x in sd) == 32  # two of the four layers held
+    assert all(all(x) for x in sd[n_slab:])  # the adsorbate is free
+    assert red.composition["S"] == 1 and red.composition["I"] == 32
+
+
 @pytest.fixture(scope="module")
 def mock_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("barriers") / "run"

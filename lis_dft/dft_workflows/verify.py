@@ -189,8 +189,9 @@ def barrier_tasks(
 ) -> list[Task]:
     """Initial state, TS and final state of each computed path (``lis-dft barriers``).
 
-    Read from the run's ``barriers/<path>/`` files; surface geometries are carried onto the
-    reduced model like every adsorbate configuration, vacuum ones are taken as they are.
+    Read from the run's ``barriers/<path>/`` files. Paths computed on the reduced model (the
+    default of ``lis-dft barriers``) and vacuum paths are evaluated as they are; paths on
+    the run's own slab are carried onto the reduced model, one window for all three.
     """
     from ase.io import read
     from pymatgen.io.ase import AseAtomsAdaptor
@@ -207,7 +208,7 @@ def barrier_tasks(
         if len(paths) < len(BARRIER_POINTS) or not all(p.is_file() for p in paths.values()):
             continue  # a path without its files is not checked (verify says so: incomplete)
         points = {p: AseAtomsAdaptor.get_structure(read(f)) for p, f in paths.items()}
-        if b["environment"] != "vacuum":
+        if b["environment"] != "vacuum" and not str(b.get("slab_model", "")).startswith("reduced"):
             # one window for all three (the initial state's), so they hold the same atoms
             centre = tuple(_unwrapped_adsorbate(points["initial"], n_slab)[:, :2].mean(axis=0))
             with warnings.catch_warnings():
