@@ -30,6 +30,9 @@ from lis_dft.errors import ParameterError
 
 #: |Δ| (eV) within which the path's end images must equal the relaxed end points
 ENDPOINT_TOL = 0.02
+#: an interior maximum less than this (eV) above an end point is no barrier (numerical
+#: ripple of a monotonic path, e.g. a bond dissociation in vacuum)
+RIPPLE = 0.05
 
 
 @dataclass
@@ -137,13 +140,16 @@ def analyse_path(
             )
     rel = e - e[0]
     i = int(np.argmax(rel))
+    if 0 < i < len(e) - 1 and rel[i] - rel[-1] < RIPPLE <= rel[i]:
+        i = len(e) - 1  # a ripple just above the final state: the path rises to it
     interior = 0 < i < len(e) - 1
     is_max = interior and rel[i] > rel[i - 1] and rel[i] > rel[i + 1]
     forces_ok = ts_max_force is not None and ts_max_force <= fmax * 1.0001
     modes = list(imaginary_modes_cm or [])
     if not interior:
         verdict = (
-            "no saddle: the energy rises to the final state (no barrier beyond the reaction energy)"
+            "no saddle: the energy rises to the final state (no barrier beyond the reaction "
+            f"energy; an interior maximum within {RIPPLE} eV of it counts as a ripple)"
             if i == len(e) - 1
             else "no saddle: every image lies below the initial state"
         )

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
 from jobflow import Flow, job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
@@ -75,7 +76,8 @@ class BarrierSettings:
     optimizer: str = "FIRE"
     interpolation: str = "idpp"
     separation: float = 5.0
-    max_tries: int = 3
+    max_tries: int = 6
+    min_li_s: float = 5.0
     modes: bool = True
     slab: str = "reduced"
     fixed_layers: int = 2
@@ -133,10 +135,37 @@ def relax_final_state(
     )
 
 
+class PerImageCalculator(Calculator):
+    """A lis-dft calculator that a deep copy rebuilds from its arguments.
+
+    atomate2's NEB gives every image ``deepcopy(calculator)``; the dftd3 handle inside the
+    D3 sum cannot be copied (a cffi object), and a model shared by reference would mix the
+    images' results. Each copy of this one builds its own calculator instead.
+    """
+
+    implemented_properties = ("energy", "free_energy", "forces", "stress")
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        from lis_dft.dft_workflows.calculators import build_calculator
+
+        super().__init__()
+        self.spec = dict(spec)
+        self.inner = build_calculator(**self.spec)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        """Delegate to the wrapped calculator."""
+        super().calculate(atoms, properties, system_changes)
+        self.results = {p: self.inner.get_property(p, self.atoms) for p in properties}
+
+    def __deepcopy__(self, memo: dict) -> PerImageCalculator:
+        """A fresh calculator from the same arguments."""
+        return PerImageCalculator(self.spec)
+
+
 def _neb(images: list[Any], calc: Any, fmax: float, climb: bool, s: BarrierSettings) -> Any:
     from atomate2.ase.utils import AseNebInterface
 
-    return AseNebInterface(calculator=calc, optimizer=s.optimizer).run_neb(
+    return AseNebInterface(calculator=PerImageCalculator(calc), optimizer=s.optimizer).run_neb(
         images,
         fmax=fmax,
         steps=s.steps,
@@ -193,14 +222,14 @@ def delithiation_barrier(
         if environment == "vacuum":
             candidates = [vacuum_final_state(initial, s.separation)]
         else:
-            candidates = surface_final_states(initial, n_slab)
+            candidates = surface_final_states(initial, n_slab, min_li_s=s.min_li_s)
         final, e_fs, tries = relax_final_state(candidates, calc, n_slab, s)
         from atomate2.ase.neb import interpolate_endpoints_ase
 
         method = {"idpp": "IDPP", "linear": "linear"}[s.interpolation]
         images = interpolate_endpoints_ase([initial, final], s.n_images, method)
-        stage1 = _neb(images, calc, s.pre_fmax, False, s)
-        stage2 = _neb([im.copy() for im in stage1.images], calc, s.fmax, True, s)
+        stage1 = _neb(images, calculator, s.pre_fmax, False, s)
+        stage2 = _neb([im.copy() for im in stage1.images], calculator, s.fmax, True, s)
     energies = list(stage2.energies)
     i_ts = int(np.argmax(energies))
     ts = stage2.images[i_ts]

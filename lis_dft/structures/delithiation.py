@@ -14,8 +14,9 @@ vacuum
 surface
     Every (adsorbate Li, surface site) pair is a candidate: the site (AdsorbateSiteFinder
     ontop/bridge/hollow, all of them, not symmetry-reduced) at ``li_height`` Å above the
-    top layer, at least ``min_li_s`` Å from every S of the molecule (the Li-S bond is
-    broken) and ``min_contact`` Å from every other atom. Candidates are ordered by how
+    top layer, at least ``min_li_s`` Å (default 5) from every S of the molecule (measured
+    for Li2S on LiI(100) with the default potential: from 3.2 or 4 Å every candidate was
+    pulled back onto the molecule; from 5 Å the third stayed, 5.9 Å away) and ``min_contact`` Å from every other atom. Candidates are ordered by how
     far the Li must move, nearest first: "the nearest stable site". The workflow relaxes
     the first and takes the next if the Li returns to the molecule.
 
@@ -107,7 +108,7 @@ def surface_final_states(
     adslab: Structure,
     n_slab: int,
     li_height: float = 1.9,
-    min_li_s: float = 3.2,
+    min_li_s: float = 5.0,
     min_contact: float = 2.2,
 ) -> list[FinalState]:
     """Candidate final states on the surface, nearest first (see the module docstring).
