@@ -1,0 +1,39 @@
+"""The embedded job store: atomic, and safe for two processes on one run folder."""
+
+from __future__ import annotations
+
+import json
+
+from lis_dft.dft_workflows.stores import local_job_store
+
+
+def _doc(uuid, value):
+    return {"uuid": uuid, "index": 1, "name": f"job {uuid}", "output": {"value": value}}
+
+
+def test_two_stores_on_one_folder_keep_each_others_documents(tmp_path):
+    # as 'lis-dft verify' and 'lis-dft barriers' on one run: each loaded the store before
+    # the other wrote
+    a, b = local_job_store(tmp_path), local_job_store(tmp_path)
+    a.connect()
+    b.connect()
+    a.docs_store.update([_doc("a1", 1)], key="uuid")
+    b.docs_store.update([_doc("b1", 2)], key="uuid")  # b never saw a1
+    a.docs_store.update([_doc("a2", 3)], key="uuid")  # a never saw b1
+    on_disk = {d["uuid"] for d in json.loads((tmp_path / "jobs.json").read_text())}
+    assert on_disk == {"a1", "b1", "a2"}
+    # and each process now sees what the other wrote
+    assert b.docs_store.query_one({"uuid": "b1"})["output"]["value"] == 2
+    assert a.docs_store.query_one({"uuid": "b1"}) is not None
+    fresh = local_job_store(tmp_path)
+    fresh.connect()
+    assert {d["uuid"] for d in fresh.docs_store.query({})} == {"a1", "b1", "a2"}
+
+
+def test_an_updated_document_replaces_the_old_one(tmp_path):
+    a = local_job_store(tmp_path)
+    a.connect()
+    a.docs_store.update([_doc("x", 1)], key="uuid")
+    a.docs_store.update([_doc("x", 2)], key="uuid")
+    docs = json.loads((tmp_path / "jobs.json").read_text())
+    assert [d["output"]["value"] for d in docs] == [2]
