@@ -37,3 +37,13 @@ def test_an_updated_document_replaces_the_old_one(tmp_path):
     a.docs_store.update([_doc("x", 2)], key="uuid")
     docs = json.loads((tmp_path / "jobs.json").read_text())
     assert [d["output"]["value"] for d in docs] == [2]
+
+
+def test_a_long_command_keeps_sections_another_added_meanwhile(tmp_path):
+    from lis_dft.dft_workflows.verify import with_latest_sections
+
+    # verify read results.json an hour ago; barriers has written its section since
+    (tmp_path / "results.json").write_text(json.dumps({"barriers": [1], "verification": "old"}))
+    mine = {"schema_version": "1.0", "verification": "stale"}
+    out = with_latest_sections(mine, tmp_path, own="verification")
+    assert out["barriers"] == [1] and out["verification"] == "stale"

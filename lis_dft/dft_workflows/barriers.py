@@ -459,6 +459,9 @@ def run_barriers(
             for k, v in write_path_files(folder, images, r["ts_index"]).items()
         }
         out.append(r)
+    from lis_dft.dft_workflows.verify import with_latest_sections
+
+    results = with_latest_sections(results, run_dir, "barriers")
     results["barriers"] = out
     write_outputs(results, run_dir)
     return out

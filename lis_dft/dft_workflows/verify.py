@@ -407,6 +407,7 @@ def run_verify(
         }
     )
     atomic_write_text(run_dir / "verify.json", json.dumps(summary, indent=2, default=str))
+    results = with_latest_sections(results, run_dir, "verification")
     results["verification"] = summary
     write_outputs(results, run_dir)
     return summary
@@ -443,6 +444,24 @@ def prepare(
             clean = _structure(record["slab"])
             tasks += barrier_tasks(run_dir, results["barriers"], len(clean), settings, clean)
     return results, record, store, settings, tasks, mlip
+
+
+def with_latest_sections(results: dict[str, Any], run_dir: Path, own: str) -> dict[str, Any]:
+    """``results`` with the :data:`ADDED_LATER` sections as results.json holds them now.
+
+    A command that ran for an hour (verify) must not drop what another command added to
+    the same run meanwhile (barriers): every section except its ``own`` is taken from
+    the file on disk just before writing.
+    """
+    path = Path(run_dir) / "results.json"
+    try:
+        on_disk = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return results
+    for key in ADDED_LATER:
+        if key != own and key in on_disk:
+            results[key] = on_disk[key]
+    return results
 
 
 def _rederived(results: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:

@@ -194,6 +194,9 @@ def run_free_energy(
         "provenance": provenance(),
     }
     atomic_write_text(run_dir / "free_energy.json", json.dumps(block, indent=2, default=str))
+    from lis_dft.dft_workflows.verify import with_latest_sections
+
+    results = with_latest_sections(results, run_dir, "free_energy")
     results["free_energy"] = block
     write_outputs(results, run_dir)
     return block
