@@ -8,7 +8,10 @@ eV_per_fu), ``vacuum_formation_energies``, ``adsorption_energies`` (per adsorbat
 best_config, configs), ``surface_formation_energies`` (per compound: eV_per_atom),
 ``landscape`` (bulk, vacuum and the catalyst surface, e.g. LiI_100: states, steps,
 limiting step), ``catalyst`` (name, slab key, label, halogen reference), ``validation``,
-``definitions``, ``timing``, ``provenance``.
+``definitions``, ``timing``, ``provenance``. Added by later commands (kept when results
+are re-derived): ``barriers`` (``lis-dft barriers``: a list of
+:class:`lis_dft.analysis.barriers.BarrierResult` dicts), ``verification`` (``lis-dft
+verify``), ``free_energy`` (``lis-dft free-energy``).
 """
 
 from __future__ import annotations

@@ -62,6 +62,8 @@ _NAMESPACE = uuid.UUID("3f4c2a10-9b7e-4d55-8c1a-2e6f0b9d7a44")
 EV_TO_CM = 8065.544
 #: imaginary modes below this (cm^-1) are numerical noise of the finite differences
 IMAGINARY_NOISE_CM = 50.0
+#: optimizer steps after which a final-state candidate whose Li fell back is dropped
+PROBE_STEPS = 40
 
 
 @dataclass(frozen=True)
@@ -120,9 +122,16 @@ def relax_final_state(
     tries = []
     for cand in candidates[: settings.max_tries]:
         relaxer = AseRelaxer(calculator=calc, optimizer="BFGS", relax_cell=False)
-        res = relaxer.relax(_atoms(cand.structure), fmax=settings.fmax, steps=settings.steps)
+        # a short first stretch: a Li that falls back onto the molecule does so at once,
+        # and the remaining steps are then spent on the next candidate instead
+        res = relaxer.relax(_atoms(cand.structure), fmax=settings.fmax, steps=PROBE_STEPS)
+        d = li_detached(res.final_mol_or_struct, cand.li_index, n_slab)
+        if d >= DETACHED_LI_S and not res.converged:
+            res = relaxer.relax(
+                _atoms(res.final_mol_or_struct), fmax=settings.fmax, steps=settings.steps
+            )
+            d = li_detached(res.final_mol_or_struct, cand.li_index, n_slab)
         final = res.final_mol_or_struct
-        d = li_detached(final, cand.li_index, n_slab)
         atoms = _atoms(final)
         atoms.calc = calc
         energy = float(atoms.get_potential_energy())

@@ -317,13 +317,15 @@ def verify_flow(
     Returns the Flow and ``{(task key, "dft"|"mlip"): job uuid}``. Ids hash the
     geometry, the calculator and the ghosts, so the same check is never computed twice.
     The order is the order of value: every MLIP point (cheap) first, then DFT for the
-    references, the clean slab and every adsorbate configuration (raw E_A), then the
-    counterpoise points configuration by configuration, each adsorbate's lowest first, so
+    references, the clean slab and every adsorbate configuration (raw E_A), the initial
+    state, TS and final state of every barrier path, then the counterpoise points
+    configuration by configuration, each adsorbate's lowest first, so
     a verify stopped by ``--max-minutes`` has corrected the reported minima first.
     """
     jobs: list[Job] = []
     index: dict[tuple[str, str], str] = {}
-    base = {"bulk": 0, "molecule": 1, "slab": 2, "adslab": 3, "neb": 5}
+    # barrier points (raw, complete on their own) before the counterpoise refinement of E_A
+    base = {"bulk": 0, "molecule": 1, "slab": 2, "adslab": 3, "neb": 3.5}
     rank: dict[tuple[str | None, str | None], int] = {}
     for t in tasks:  # tasks list each adsorbate's configurations lowest first
         if t.kind == "adslab":
