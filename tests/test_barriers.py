@@ -242,3 +242,20 @@ def test_verify_checks_the_barriers_on_the_same_geometries(mock_run):
 def test_barriers_refuse_a_folder_that_is_not_a_run(tmp_path):
     result = runner.invoke(app, ["barriers", str(tmp_path)])
     assert result.exit_code != 0 and "results.json" in result.output
+
+
+def test_verify_computes_a_geometry_once_when_the_ts_is_an_end_point():
+    from lis_dft.dft_workflows.calculators import CalculatorSpec
+    from lis_dft.dft_workflows.verify import Task, verify_flow
+
+    mol = boxed(build_molecule("Li2S"), 10.0)
+    tasks = [
+        Task("neb/Li2S/vacuum/initial", "neb", mol.copy()),
+        Task("neb/Li2S/vacuum/ts", "neb", vacuum_final_state(mol).structure),
+        Task("neb/Li2S/vacuum/final", "neb", vacuum_final_state(mol).structure),
+    ]
+    spec = CalculatorSpec("mock", "none")
+    flow, index = verify_flow(tasks, spec, spec)
+    assert len(flow.jobs) == 2 * 2  # mlip + dft, for two distinct geometries
+    for m in ("mlip", "dft"):
+        assert index[("neb/Li2S/vacuum/ts", m)] == index[("neb/Li2S/vacuum/final", m)]

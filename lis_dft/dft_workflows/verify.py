@@ -336,18 +336,22 @@ def verify_flow(
             return (base[t.kind], 0, len(t.structure))
         return (4, rank.get((t.adsorbate, t.config_id), 0), str(t.adsorbate), t.key)
 
+    seen: set[str] = set()
     for method, spec in (("mlip", mlip), ("dft", dft)):
         calc = {"name": spec.name, "d3": spec.d3, **spec.kwargs}
         for task in sorted(tasks, key=order):
             if method == "mlip" and task.ghosts:
                 continue
+            uid = str(uuid.uuid5(_NAMESPACE, f"{method}/{_job_key(task, method, calc)}"))
+            index[(task.key, method)] = uid
+            if uid in seen:  # the same geometry twice (a TS at an end point): one job
+                continue
+            seen.add(uid)
             j = single_point(task.structure, calc, task.ghosts)
             j.name = f"{method} single point {task.key}"
-            digest = _job_key(task, method, calc)
-            j.set_uuid(str(uuid.uuid5(_NAMESPACE, f"{method}/{digest}")))
+            j.set_uuid(uid)
             j.metadata = {"lis_dft_key": f"verify/{method}/{task.key}", "verify": True}
             jobs.append(j)
-            index[(task.key, method)] = j.uuid
     return Flow(jobs, name="lis-dft verify"), index
 
 
