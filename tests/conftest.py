@@ -7,6 +7,22 @@ import pytest
 warnings.filterwarnings("ignore")
 
 
+def mock_run_args(out, *extra: str) -> list[str]:
+    """``lis-dft run`` on the mock, quiet, one relaxed configuration, no barriers."""
+    return [
+        "run",
+        "-c",
+        "mock",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-barriers",
+        "--top-k",
+        "1",
+        *extra,
+    ]
+
+
 @pytest.fixture(autouse=True)
 def _in_tmp_dir(tmp_path, monkeypatch):
     """Every test runs in its own temporary working directory."""

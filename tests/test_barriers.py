@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import mock_run_args
 from pymatgen.core import Structure
 from typer.testing import CliRunner
 
@@ -129,8 +130,7 @@ def test_surface_paths_start_on_the_reduced_model(paper_slab):
 @pytest.fixture(scope="module")
 def mock_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("barriers") / "run"
-    args = ["run", "-c", "mock", "--out", str(out), "--no-progress", "--no-barriers"]
-    args += ["--top-k", "1", "--supercell", "2", "2", "2", "--fixed-layers", "1"]
+    args = mock_run_args(out, "--supercell", "2", "2", "2", "--fixed-layers", "1")
     args += ["--species", "Li2S"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from ase.build import molecule
 from ase.thermochemistry import IdealGasThermo
+from conftest import mock_run_args
 from typer.testing import CliRunner
 
 from lis_dft.analysis import free_energy as fe
@@ -56,17 +57,7 @@ def test_ladder_at_potential_is_downhill_at_the_onset():
 @pytest.fixture(scope="module")
 def mock_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("fe") / "run"
-    args = [
-        "run",
-        "-c",
-        "mock",
-        "--out",
-        str(out),
-        "--no-progress",
-        "--no-barriers",
-        "--top-k",
-        "1",
-    ]
+    args = mock_run_args(out)
     args += ["--supercell", "2", "2", "1", "--fixed-layers", "1", "--steps", "40"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import mock_run_args
 from typer.testing import CliRunner
 
 from lis_dft.cli import app
@@ -27,18 +28,7 @@ def mock_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("mock") / "run"
     result = runner.invoke(
         app,
-        [
-            "run",
-            "-c",
-            "mock",
-            "--out",
-            str(out),
-            "--no-progress",
-            "--no-barriers",
-            "--top-k",
-            "1",
-            *SMALL,
-        ],
+        mock_run_args(out, *SMALL),
     )
     assert result.exit_code == 0, result.output
     return out, result.output
@@ -96,18 +86,7 @@ def test_rerun_recomputes_nothing(mock_run):
     before = json.loads((out / "results.json").read_text())
     result = runner.invoke(
         app,
-        [
-            "run",
-            "-c",
-            "mock",
-            "--out",
-            str(out),
-            "--no-progress",
-            "--no-barriers",
-            "--top-k",
-            "1",
-            *SMALL,
-        ],
+        mock_run_args(out, *SMALL),
     )
     assert result.exit_code == 0, result.output
     after = json.loads((out / "results.json").read_text())

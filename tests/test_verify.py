@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import needs_gpaw
+from conftest import mock_run_args, needs_gpaw
 from typer.testing import CliRunner
 
 from lis_dft.analysis.energetics import best_config
@@ -169,17 +169,7 @@ def test_counterpoise_and_decomposition_arithmetic():
 @pytest.fixture(scope="module")
 def mock_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("verify") / "run"
-    args = [
-        "run",
-        "-c",
-        "mock",
-        "--out",
-        str(out),
-        "--no-progress",
-        "--no-barriers",
-        "--top-k",
-        "1",
-    ]
+    args = mock_run_args(out)
     args += ["--supercell", "2", "2", "2", "--fixed-layers", "1"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
