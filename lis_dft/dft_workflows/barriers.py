@@ -355,9 +355,16 @@ def barrier_tasks(
     return tasks
 
 
+#: revision of the end-point rules per environment (part of the job identity: a change of
+#: rule must not reuse paths built by the old one); vacuum 2: the S atoms held as well
+RULES = {"vacuum": 2, "surface": 1}
+
+
 def _key(task: BarrierTask, calc: dict[str, Any], settings: BarrierSettings) -> str:
+    rule = RULES["vacuum" if task.environment == "vacuum" else "surface"]
     payload = json.dumps(
-        {"s": task.initial.as_dict(), "calc": calc, "settings": settings.as_dict()},
+        {"s": task.initial.as_dict(), "calc": calc, "settings": settings.as_dict()}
+        | ({"rule": rule} if rule > 1 else {}),
         sort_keys=True,
         default=str,
     ).encode()

@@ -8,9 +8,10 @@ rules a user can read and check, and then relaxed by the workflow:
 
 vacuum
     The Li whose bond to the rest is weakest (longest Li-S) is moved straight away from
-    its nearest S until the Li-S distance is ``separation`` (default 5 Å). That Li is
-    then held fixed: an isolated Li atom has no minimum near the molecule, so the path is
-    the bond dissociation out to ``separation``.
+    its nearest S until the Li-S distance is ``separation`` (default 5 Å). That Li and the
+    S atoms are then held fixed while the other Li relaxes (left free, the LiS2 fragment
+    drifted back to the Li): an isolated Li atom has no minimum near the molecule, so the
+    path is the bond dissociation out to ``separation``.
 surface
     Every (adsorbate Li, surface site) pair is a candidate: the site (AdsorbateSiteFinder
     ontop/bridge/hollow, all of them, not symmetry-reduced) at ``li_height`` Å above the
@@ -79,7 +80,8 @@ def li_detached(structure: Structure, li_index: int, n_slab: int = 0) -> float:
 def vacuum_final_state(molecule: Structure, separation: float = 5.0) -> FinalState:
     """The molecule (boxed) with its most weakly bound Li pulled ``separation`` Å from its S.
 
-    The moved Li gets ``selective_dynamics`` False (held fixed while the rest relaxes).
+    The moved Li and the S atoms get ``selective_dynamics`` False (held while the rest
+    relaxes).
     """
     li = _adsorbate_indices(molecule, 0, "Li")
     s = _adsorbate_indices(molecule, 0, "S")
@@ -98,9 +100,10 @@ def vacuum_final_state(molecule: Structure, separation: float = 5.0) -> FinalSta
     new = s_pos + separation * direction
     out = molecule.copy()
     out.replace(li_index, "Li", new, coords_are_cartesian=True)
-    sd = [[True] * 3 for _ in range(len(out))]
-    sd[li_index] = [False] * 3
-    out.add_site_property("selective_dynamics", sd)
+    # the pulled Li and the S atoms stay where they are: left free, the LiS2 fragment
+    # drifts back to the Li (measured for Li2S2 with the default potential)
+    held = {li_index, *s}
+    out.add_site_property("selective_dynamics", [[i not in held] * 3 for i in range(len(out))])
     return FinalState(out, li_index, "vacuum", float(separation - d))
 
 
