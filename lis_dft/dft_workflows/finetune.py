@@ -135,6 +135,11 @@ def labels(frames: list[Any], bsse: dict[str, float]) -> list[Label]:
     for f in frames:
         cid = f.info["config_id"]
         adslab = f.info.get("kind") == "adslab"
+        # raw LCAO energies of geometries with a molecule near the surface carry its
+        # basis-set superposition: forces only unless counterpoise-corrected
+        near_surface = adslab or (
+            f.info.get("kind") == "neb" and "@vacuum/" not in f.info["family"]
+        )
         corrected = cid in bsse
         energy = float(f.info["energy_pbe"]) + (bsse[cid] if corrected else 0.0)
         forces = np.asarray(f.get_forces()) - np.asarray(f.arrays["forces_d3"])
@@ -147,7 +152,7 @@ def labels(frames: list[Any], bsse: dict[str, float]) -> list[Label]:
                 atoms,
                 energy,
                 forces,
-                0.0 if adslab and not corrected else 1.0,
+                0.0 if near_surface and not corrected else 1.0,
                 corrected,
                 adsorption_references(
                     str(f.info.get("adsorbate") or cid.split("/")[1]),

@@ -51,6 +51,7 @@ FRAME_KINDS = {
     "adslab": "adslab",
     "frag_slab": "slab",
     "frag_molecule": "molecule",
+    "neb": "neb",
 }
 
 
@@ -228,6 +229,10 @@ def import_verified(
                     info[flag] = bool(c[flag])
         elif task.kind in ("frag_slab", "frag_molecule"):
             info["family"] = f"{task.adsorbate}@{slab_key}/{site_of(task.config_id)}/fragments"
+        elif task.kind == "neb":  # a delithiation path's IS, TS or FS (lis-dft barriers)
+            env = task.key.split("/")[2]
+            info["family"] = f"{task.adsorbate}@{env}/delithiation"
+            info["adsorbate"] = task.adsorbate
         elif task.kind == "slab":
             info["family"] = f"slab/{slab_key}"
             info["n_slab"] = len(atoms)
