@@ -347,10 +347,12 @@ def barrier_tasks(
         )
         if best is None:
             continue
+        initial, n_slab = _structure(best), len(slab)
         if settings.slab == "reduced":
-            initial, n_slab = reduced_initial(_structure(best), slab, model, settings.fixed_layers)
-        else:
-            initial, n_slab = _structure(best), len(slab)
+            try:
+                initial, n_slab = reduced_initial(initial, slab, model, settings.fixed_layers)
+            except ParameterError:
+                pass  # a slab thinner or smaller than the reduced model: the run's own slab
         tasks.append(BarrierTask(reactant, surface, initial, n_slab, config=best["id"]))
     return tasks
 
@@ -453,7 +455,7 @@ def run_barriers(
 
     settings = settings or BarrierSettings()
     run_dir = Path(run_dir).absolute()
-    results, _, store, tasks = _load(run_dir, settings)
+    results, record, store, tasks = _load(run_dir, settings)
     flow, index = barrier_flow(tasks, _calc(results), settings)
     max_seconds = None if max_minutes is None else 60 * max_minutes
     run_flow(flow, store, run_dir / "jobs", progress, max_seconds, in_order=True)
@@ -462,11 +464,14 @@ def run_barriers(
         r = o["result"]
         r["calculator"] = results["calculator"]
         r["initial_config"] = t.config
+        from lis_dft.analysis.energetics import _structure
+
+        slab_atoms = len(_structure(record["slab"]))
         r["slab_model"] = (
             "vacuum"
             if t.environment == "vacuum"
-            else f"{settings.slab} ({t.n_slab} slab atoms, {settings.fixed_layers} layers fixed)"
-            if settings.slab == "reduced"
+            else f"reduced ({t.n_slab} slab atoms, {settings.fixed_layers} layers fixed)"
+            if t.n_slab != slab_atoms
             else f"the run's slab ({t.n_slab} atoms)"
         )
         folder = run_dir / "barriers" / f"{t.reactant}_{t.environment}"
