@@ -124,11 +124,19 @@ def relax_final_state(
         relaxer = AseRelaxer(calculator=calc, optimizer="BFGS", relax_cell=False)
         # a short first stretch: a Li that falls back onto the molecule does so at once,
         # and the remaining steps are then spent on the next candidate instead
-        res = relaxer.relax(_atoms(cand.structure), fmax=settings.fmax, steps=PROBE_STEPS)
+        res = relaxer.relax(
+            _atoms(cand.structure),
+            fmax=settings.fmax,
+            steps=PROBE_STEPS,
+            final_atoms_object_file=None,
+        )
         d = li_detached(res.final_mol_or_struct, cand.li_index, n_slab)
         if d >= DETACHED_LI_S and not res.converged:
             res = relaxer.relax(
-                _atoms(res.final_mol_or_struct), fmax=settings.fmax, steps=settings.steps
+                _atoms(res.final_mol_or_struct),
+                fmax=settings.fmax,
+                steps=settings.steps,
+                final_atoms_object_file=None,
             )
             d = li_detached(res.final_mol_or_struct, cand.li_index, n_slab)
         final = res.final_mol_or_struct
@@ -222,7 +230,7 @@ def delithiation_barrier(
         # the run's minimum, relaxed again in this cell (a no-op on the run's own slab; a
         # few steps on the reduced model, whose edges differ from the paper slab's)
         res = AseRelaxer(calculator=calc, optimizer="BFGS", relax_cell=False).relax(
-            _atoms(initial), fmax=s.fmax, steps=s.steps
+            _atoms(initial), fmax=s.fmax, steps=s.steps, final_atoms_object_file=None
         )
         initial = res.final_mol_or_struct
         start = _atoms(initial)
