@@ -94,7 +94,7 @@ class BarrierSettings:
                 f"fmax must be positive and at most pre_fmax ({self.pre_fmax}), got {self.fmax}."
             )
         if self.slab not in ("reduced", "full"):
-            raise ParameterError(f"slab must be 'reduced' or 'full', got {self.slab!r}.")
+            raise ParameterError(f"--slab must be 'reduced' or 'full', got {self.slab!r}.")
         if self.interpolation not in ("idpp", "linear"):
             raise ParameterError(
                 f"interpolation must be 'idpp' or 'linear', got {self.interpolation!r}."
