@@ -474,11 +474,36 @@ def _barriers_section() -> list[str]:
     total = sum(r.get("seconds") or 0 for r in rows)
     lines += [
         "",
-        f"All paths: {total:.0f} s of job time (target: 300 s on 2 cores alone; these were "
-        "measured beside a GPAW verify on the same 2 cores, see docs/methods.md).",
+        f"All paths: {total:.0f} s of job time (target: 300 s on 2 cores alone).",
         "",
     ]
-    return lines
+    return lines + _neb_comparison_lines()
+
+
+def _neb_comparison_lines() -> list[str]:
+    """The NEB optimizer comparison (``python -m benchmarks.neb_comparison``), if present."""
+    path = HERE / "neb_comparison.json"
+    if not path.exists():
+        return []
+    lines = [
+        "### NEB optimizer and images (`python -m benchmarks.neb_comparison`)",
+        "",
+        "The NEB stages alone, between the stored end points of one path; optimizer of the "
+        "plain stage / of the climbing stage, intermediate images. Force calls do not depend "
+        "on the machine's load; the seconds here were measured beside a GPAW job.",
+        "",
+        "| path | variant | force calls (plain + climbing) | forward (eV) | TS max force (eV/Å) "
+        "| verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, rows in json.loads(path.read_text()).items():
+        for variant, r in rows.items():
+            calls = " + ".join(str(st["force_calls"]) for st in r["stages"])
+            lines.append(
+                f"| {name} | {variant} | {r['force_calls']} ({calls}) | {r['forward_eV']:.3f} | "
+                f"{r['ts_max_force']:.3f} | {r['verdict']} |"
+            )
+    return [*lines, ""]
 
 
 def _potentials_section() -> list[str]:

@@ -333,6 +333,13 @@ def barriers_command(
     modes: Annotated[
         bool, typer.Option(help="Count imaginary modes at the TS (finite differences).")
     ] = True,
+    optimizer: Annotated[
+        str | None,
+        typer.Option(
+            help="NEB optimizer: ODE (ASE's NEBOptimizer), FIRE, BFGS or MDMin; default the "
+            "one benchmarks/neb_comparison.json chose."
+        ),
+    ] = None,
     max_minutes: Annotated[
         float | None, typer.Option(help="Start no new path after this many minutes.")
     ] = None,
@@ -368,7 +375,13 @@ def barriers_command(
     from lis_dft.dft_workflows.barriers import BarrierSettings, run_barriers
 
     settings = BarrierSettings(
-        n_images=images, spring=spring, fmax=fmax, steps=steps, modes=modes, slab=slab
+        n_images=images,
+        spring=spring,
+        fmax=fmax,
+        steps=steps,
+        modes=modes,
+        slab=slab,
+        **({"optimizer": optimizer} if optimizer else {}),
     )
     _print_barriers(run_barriers(run_dir, settings, progress, max_minutes))
     if vasp_inputs is not None:

@@ -10,7 +10,7 @@ from conftest import mock_run_args
 from pymatgen.core import Structure
 from typer.testing import CliRunner
 
-from lis_dft.analysis.barriers import analyse_path, path_coordinate
+from lis_dft.analysis.barriers import RIPPLE, analyse_path, path_coordinate
 from lis_dft.cli import app
 from lis_dft.errors import ParameterError
 from lis_dft.structures.adsorbates import adsorbate_placements
@@ -54,6 +54,35 @@ def test_a_non_maximum_or_unconverged_climbing_image_is_no_saddle(energies, ts_f
     r = _analyse(energies, ts_force, imaginary_modes_cm=modes)
     assert not r.is_saddle
     assert why in r.verdict
+
+
+@pytest.mark.parametrize(
+    ("energies", "climb"),
+    [
+        ([0.0, 0.4, 0.8, 0.3], True),  # an interior maximum
+        ([0.0, 0.3, 0.6, 0.9], False),  # rises to the final state
+        ([0.0, 1.0, 3.03, 3.02], False),  # a 10 meV ripple above the final state
+        ([0.0, 0.02, 0.03, -0.5], True),  # a small but real maximum, then downhill
+        ([0.0, -0.2, -0.4, -0.1], False),  # every image below the initial state
+    ],
+)
+def test_the_climbing_stage_runs_only_when_the_path_has_a_maximum(energies, climb):
+    from lis_dft.dft_workflows.barriers import has_interior_maximum
+
+    assert has_interior_maximum(energies) is climb
+    # the same rule as the analysis: a climbed path can be a saddle, a skipped one cannot
+    assert _analyse(energies).ts_index not in (0, len(energies) - 1) or not climb
+
+
+def test_an_unknown_neb_optimizer_is_refused():
+    from lis_dft.dft_workflows.barriers import BarrierSettings
+
+    with pytest.raises(ParameterError, match="NEB optimizer must be one of"):
+        BarrierSettings(optimizer="Adam")
+    assert BarrierSettings(optimizer="ODE").optimizer == "ODE"
+    # ASE's NEBOptimizer does not test the climbing image's forces: not for that stage
+    with pytest.raises(ParameterError, match="does not test the climbing image"):
+        BarrierSettings(climb_optimizer="ODE")
 
 
 def test_swapped_end_points_are_refused():
@@ -155,13 +184,17 @@ def test_barriers_end_to_end_on_the_mock(mock_run):
     assert set(rows) == {"vacuum", "LiI_100"}
     for r in rows.values():
         assert r["reaction"] == R and len(r["energies"]) == 5 and r["energies"][0] == 0.0
-        assert r["forward_eV"] == pytest.approx(max(r["energies"]))
+        assert r["forward_eV"] == pytest.approx(r["energies"][r["ts_index"]])
+        assert max(r["energies"]) - r["forward_eV"] < RIPPLE  # at most a ripple above it
         assert r["reaction_eV"] == pytest.approx(r["energies"][-1])
         assert r["calculator"]["name"] == "mock" and r["settings"]["n_images"] == 3
         for key in ("path", "initial", "ts", "final"):
             assert (mock_run / r["files"][key]).is_file()
         assert (mock_run / r["files"]["ts"]).with_suffix(".POSCAR").is_file()
         assert r["final_state"]["chosen"]["relaxed_li_s_A"] >= DETACHED_LI_S
+        # plain NEB first; the climbing stage only if that path has a maximum to climb to
+        assert r["neb_stages"][0]["climb"] is False and r["neb_stages"][0]["force_calls"] > 0
+        assert r["climbed"] == (len(r["neb_stages"]) == 2)
     assert rows["LiI_100"]["initial_config"] == res["adsorption_energies"]["Li2S"]["best_config"]
     # the mock's 40 steps do not converge a climbing image: said, not hidden
     assert all(r["is_saddle"] == r["verdict"].startswith("saddle") for r in rows.values())

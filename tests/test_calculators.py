@@ -138,3 +138,35 @@ def test_bare_sevennet_is_the_shipped_default():
         energies[model] = a.get_potential_energy()
     assert energies[None] == pytest.approx(energies["lis-dft-mf-0-ft2"], abs=1e-9)
     assert abs(energies[None] - energies["7net-mf-0"]) > 1e-4  # really a different model
+
+
+def test_sevennet_calculators_share_the_model_but_not_their_results():
+    """NEB images run in threads: each image's calculator must keep its own results."""
+    pytest.importorskip("sevenn")
+    import threading
+
+    one = build_calculator("sevennet", d3="none")
+    two = build_calculator("sevennet", d3="none")
+    assert one is not two and one.model is two.model  # loaded once per process
+    a = bulk("Li", "bcc", a=3.44, cubic=True)
+    b = a.copy()
+    b.rattle(0.1, seed=1)
+    a.calc, b.calc = one, two
+    alone = [a.get_potential_energy(), b.get_potential_energy()]
+    assert alone[0] != pytest.approx(alone[1])
+    a.calc, b.calc = (
+        build_calculator("sevennet", d3="none"),
+        build_calculator("sevennet", d3="none"),
+    )
+    got = [None, None]
+
+    def run(k, atoms):
+        got[k] = atoms.get_potential_energy()
+
+    threads = [threading.Thread(target=run, args=(k, x)) for k, x in enumerate((a, b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == pytest.approx(alone, abs=1e-6)
+    assert one.results["energy"] == pytest.approx(alone[0])  # not overwritten by two

@@ -138,6 +138,41 @@ def test_difference_terms_are_the_studys_energy_differences():
     assert value("formation bulk/LiI/a1.00") == pytest.approx(1.5 * (-6.0 + 1.9 + 1.5))
 
 
+def test_barrier_paths_train_their_relative_energies_not_their_absolute_ones():
+    p = "verified/run/neb/Li2S"
+    frames = [
+        _frame(f"{p}/LiI_100/initial", "Li2S@LiI_100/delithiation", "neb", "Li3I2S", -20.0),
+        _frame(f"{p}/LiI_100/ts", "Li2S@LiI_100/delithiation", "neb", "Li3I2S", -18.0),
+        _frame(f"{p}/LiI_100/final", "Li2S@LiI_100/delithiation", "neb", "Li3I2S", -17.5),
+        _frame(f"{p}/vacuum/initial", "Li2S@vacuum/delithiation", "neb", "Li2S", -6.0),
+        _frame(f"{p}/vacuum/ts", "Li2S@vacuum/delithiation", "neb", "Li2S", -3.0),
+        _frame(f"{p}/vacuum/final", "Li2S@vacuum/delithiation", "neb", "Li2S", -3.0),
+    ]
+    # the surface TS is its own geometry; the vacuum TS is the final state itself
+    for k, shift in ((1, 1.0), (2, 2.0), (4, 3.0), (5, 3.0)):
+        calc = frames[k].calc
+        frames[k].calc = None
+        frames[k].positions[0] += shift
+        frames[k].calc = SinglePointCalculator(
+            frames[k], energy=calc.results["energy"], forces=calc.results["forces"]
+        )
+    labs = ft.labels(frames, {})
+    # near the surface the raw LCAO energies are not taught one by one
+    assert [lab.energy_weight for lab in labs] == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+    terms = {t.name: t for t in ft.difference_terms(labs, range(len(labs)))}
+    assert set(terms) == {
+        f"delithiation {p}/LiI_100/final",
+        f"delithiation {p}/LiI_100/ts",
+        f"delithiation {p}/vacuum/final",  # no second term for the same geometry
+    }
+    t = terms[f"delithiation {p}/LiI_100/final"]
+    assert t.frames == (2, 0) and t.coefficients == (1.0, -1.0)
+    # a path with a point outside the training frames adds only what it has
+    assert {t.name for t in ft.difference_terms(labs, range(1, 6))} == {
+        f"delithiation {p}/vacuum/final"
+    }
+
+
 def test_settings_refuse_nonsense():
     with pytest.raises(ParameterError, match="epochs"):
         ft.FinetuneSettings(epochs=0)

@@ -57,6 +57,8 @@ class BarrierResult:
     final_state: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     neb_steps: int | None = None
+    neb_stages: list[dict[str, Any]] = field(default_factory=list)
+    climbed: bool | None = None  # False: no interior maximum, the climbing stage skipped
     force_calls: int | None = None
     seconds: float | None = None
 

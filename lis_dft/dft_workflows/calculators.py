@@ -326,7 +326,16 @@ def _make_chgnet(model: str = "0.3.0", **_: Any) -> Calculator:
 
 
 def _make_sevennet(model: str = "7net-mf-0", modal: str | None = None, **_: Any) -> Calculator:
-    return _sevennet_calculator(model, modal)
+    """A SevenNet calculator of its own (ASE state) on the process's loaded model.
+
+    The model (seconds to load) is shared read-only; atoms and results are not, so two
+    calculators never overwrite each other's results (NEB images evaluated in threads).
+    """
+    import copy
+
+    calc = copy.copy(_sevennet_calculator(model, modal))
+    calc.atoms, calc.results = None, {}
+    return calc
 
 
 def _make_xtb(**_: Any) -> Calculator:

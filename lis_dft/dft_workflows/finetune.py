@@ -359,7 +359,12 @@ def difference_terms(
       set at experimental cells; each verified run at its relaxed cells);
     - E(V): each strained bulk cell against the unstrained one, per :data:`PER_ATOMS` atoms
       (not for :data:`NO_EV_TERMS`);
-    - ring opening: each opened S8 chain against the intact ring.
+    - ring opening: each opened S8 chain against the intact ring;
+    - delithiation: each barrier path's transition and final state against its initial
+      state (``.../neb/<reactant>/<env>/{initial,ts,final}``, imported from a verify). The
+      three hold the same atoms in one cell, so the raw LCAO difference is the one
+      ``verify`` compares barriers with, although their absolute energies near a surface
+      are trained as forces only (basis-set superposition, :func:`labels`).
 
     Per-frame training moves the frames of a difference together (see
     :func:`_difference_epoch`); these terms fix the differences themselves.
@@ -419,6 +424,28 @@ def difference_terms(
                         f"ring opening {cid}", (index[cid], index["molecule/S8"]), (1.0, -1.0)
                     )
                 )
+    return terms + delithiation_terms(items, train)
+
+
+def delithiation_terms(items: list[Label], train: range) -> list[DifferenceTerm]:
+    """TS - IS and FS - IS of every imported barrier path whose three points are in training.
+
+    A TS that is the final state itself (a path rising to its end) adds no second term.
+    """
+    every = {items[i].config_id: i for i in train}
+    terms = []
+    for cid in sorted(every):
+        head, _, point = cid.rpartition("/")
+        if "/neb/" not in cid or point != "initial":
+            continue
+        i0 = every[cid]
+        seen = [items[i0].atoms.positions]
+        for other in ("final", "ts"):
+            j = every.get(f"{head}/{other}")
+            if j is None or any(np.allclose(items[j].atoms.positions, p, atol=1e-6) for p in seen):
+                continue
+            seen.append(items[j].atoms.positions)
+            terms.append(DifferenceTerm(f"delithiation {head}/{other}", (j, i0), (1.0, -1.0)))
     return terms
 
 
