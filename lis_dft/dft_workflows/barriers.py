@@ -31,7 +31,6 @@ images, the TS and both end points are written to ``RUN/barriers/<reactant>_<env
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import time
@@ -134,57 +133,37 @@ def relax_final_state(
     """Relax candidates in order; return the first whose Li stays detached.
 
     Each candidate is first probed for :data:`PROBE_STEPS` steps (a Li that falls back
-    onto the molecule does so at once); two probes run side by side in threads (one
-    torch thread each) when the calculator allows it, and the first of them in order
-    whose Li stayed is relaxed to ``fmax``, so the choice is the one-at-a-time choice.
-    ``calc`` is the calculator's spec (each thread builds its own).
+    onto the molecule does so at once) and only relaxed on to ``fmax`` if its Li stayed.
+    ``calc`` is the calculator's spec.
 
-    Returns (relaxed structure, its energy, record of every try up to the chosen one).
+    Returns (relaxed structure, its energy, record of every try).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from atomate2.ase.utils import AseRelaxer
 
     from lis_dft.dft_workflows.calculators import build_calculator
 
+    calculator = build_calculator(**calc)
+
     def relax(structure: Structure, steps: int) -> Any:
-        relaxer = AseRelaxer(
-            calculator=build_calculator(**calc), optimizer="BFGS", relax_cell=False
-        )
-        # verbose with no optimizer log: atomate2 otherwise swaps sys.stdout for a buffer,
-        # which two threads would restore out of order (stdout left closed)
+        relaxer = AseRelaxer(calculator=calculator, optimizer="BFGS", relax_cell=False)
         return relaxer.relax(
-            _atoms(structure),
-            fmax=settings.fmax,
-            steps=steps,
-            final_atoms_object_file=None,
-            verbose=True,
-            logfile=None,
+            _atoms(structure), fmax=settings.fmax, steps=steps, final_atoms_object_file=None
         )
 
-    def probe(cand: Any) -> tuple[Any, float]:
-        res = relax(cand.structure, PROBE_STEPS)
-        return res, li_detached(res.final_mol_or_struct, cand.li_index, n_slab)
-
-    workers = 2 if calc.get("name") in THREAD_SAFE else 1
-    todo = candidates[: settings.max_tries]
     tries = []
-    for k in range(0, len(todo), workers):
-        batch = todo[k : k + workers]
-        with _torch_threads(1) if len(batch) > 1 else contextlib.nullcontext():
-            with ThreadPoolExecutor(len(batch)) as pool:
-                probes = list(pool.map(probe, batch))
-        for cand, (res, d) in zip(batch, probes, strict=True):
-            if d >= DETACHED_LI_S and not res.converged:
-                res = relax(res.final_mol_or_struct, settings.steps)
-                d = li_detached(res.final_mol_or_struct, cand.li_index, n_slab)
-            final = res.final_mol_or_struct
-            atoms = _atoms(final)
-            atoms.calc = build_calculator(**calc)
-            energy = float(atoms.get_potential_energy())
-            tries.append({**cand.as_dict(), "relaxed_li_s_A": d, "energy": energy})
-            if d >= DETACHED_LI_S:
-                return final, energy, tries
+    for cand in candidates[: settings.max_tries]:
+        res = relax(cand.structure, PROBE_STEPS)
+        d = li_detached(res.final_mol_or_struct, cand.li_index, n_slab)
+        if d >= DETACHED_LI_S and not res.converged:
+            res = relax(res.final_mol_or_struct, settings.steps)
+            d = li_detached(res.final_mol_or_struct, cand.li_index, n_slab)
+        final = res.final_mol_or_struct
+        atoms = _atoms(final)
+        atoms.calc = calculator
+        energy = float(atoms.get_potential_energy())
+        tries.append({**cand.as_dict(), "relaxed_li_s_A": d, "energy": energy})
+        if d >= DETACHED_LI_S:
+            return final, energy, tries
     raise ParameterError(
         f"Every final-state candidate tried ({len(tries)}) relaxed back to the molecule "
         f"(Li-S < {DETACHED_LI_S} Å): {tries}. Raise --max-tries or use a larger slab."
@@ -232,53 +211,23 @@ def _neb_optimizers() -> dict[str, Any]:
     return {name: found[name] for name in NEB_OPTIMIZER_NAMES}
 
 
-#: calculators whose images NEB may evaluate concurrently (threads; one ASE calculator
-#: per image on a shared read-only model). Not GPAW, which parallelises itself.
-THREAD_SAFE = ("sevennet", "chgnet", "mock", "emt")
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Any:
-    """Set torch's intra-op threads to ``n`` inside the block (restored after)."""
-    try:
-        import torch
-    except ImportError:  # the mock and EMT need no torch
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _neb(images: list[Any], calc: Any, fmax: float, climb: bool, s: BarrierSettings) -> Any:
-    """One NEB stage through atomate2's AseNebInterface.
+    """One NEB stage through atomate2's AseNebInterface, one image after the other.
 
-    The images are evaluated concurrently (ASE's ``NEB(parallel=True)`` without MPI runs
-    one thread per image) with one torch thread each: on 2 cores a 67-atom SevenNet call
-    takes 0.30 s on one thread and 0.27 s on two, so images side by side use the cores
-    that intra-op threads leave idle (benchmarks/neb_comparison.json). The forces are
-    the same as one image at a time.
+    (Images in threads, ASE's ``NEB(parallel=True)`` without MPI, were measured and gave
+    nothing: 1.18 s against 1.24 s for five 67-atom SevenNet calls, alone on 2 cores; the
+    model's many small operations hold the GIL.)
     """
     from atomate2.ase.utils import AseNebInterface
 
     optimizer = _neb_optimizers()[s.climb_optimizer if climb else s.optimizer]
-    parallel = calc.get("name") in THREAD_SAFE
-    with _torch_threads(1) if parallel else contextlib.nullcontext():
-        return AseNebInterface(calculator=PerImageCalculator(calc), optimizer=optimizer).run_neb(
-            images,
-            fmax=fmax,
-            steps=s.steps,
-            neb_kwargs={
-                "k": s.spring,
-                "climb": climb,
-                "method": "improvedtangent",
-                "parallel": parallel,
-            },
-            neb_doc_kwargs={},
-        )
+    return AseNebInterface(calculator=PerImageCalculator(calc), optimizer=optimizer).run_neb(
+        images,
+        fmax=fmax,
+        steps=s.steps,
+        neb_kwargs={"k": s.spring, "climb": climb, "method": "improvedtangent"},
+        neb_doc_kwargs={},
+    )
 
 
 def has_interior_maximum(energies: list[float]) -> bool:
