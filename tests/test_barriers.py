@@ -201,6 +201,7 @@ def test_barriers_end_to_end_on_the_mock(mock_run):
     assert (mock_run / "figures" / "neb_Li2S.png").stat().st_size > 0
     report = (mock_run / "report.md").read_text()
     assert "## Delithiation barriers" in report and "figures/neb_Li2S.png" in report
+    assert ("No climbing stage" in report) == any(not r["climbed"] for r in rows.values())
     # resumable: a second call recomputes nothing and keeps the block
     again = runner.invoke(app, args)
     assert again.exit_code == 0

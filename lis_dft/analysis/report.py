@@ -141,6 +141,13 @@ def _barrier_section(results: dict[str, Any]) -> list[str]:
             "",
             "Final states (nearest site with the Li detached): " + "; ".join(chosen) + ".",
         ]
+    skipped = [f"{r['reaction']} ({r['environment']})" for r in rows if r.get("climbed") is False]
+    if skipped:
+        lines += [
+            "",
+            "No climbing stage (the plain NEB's path has no interior maximum, so the barrier "
+            "is the reaction energy): " + "; ".join(skipped) + ".",
+        ]
     return lines
 
 

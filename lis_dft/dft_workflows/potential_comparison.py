@@ -302,7 +302,10 @@ def counterpoise_table(result: dict[str, Any]) -> list[str]:
         return []
     per_ads: dict[str, list[float]] = {}
     for cid, b in cp["bsse_eV"].items():
-        per_ads.setdefault(cid.split("/")[1], []).append(b)
+        # adslab/<ads>/... (the built set) or verified/<run>/adslab/<ads>/... (imported)
+        parts = cid.split("/")
+        ads = parts[parts.index("adslab") + 1] if "adslab" in parts[:-1] else parts[1]
+        per_ads.setdefault(ads, []).append(b)
     spread = "; ".join(
         f"{ads} {min(v):.2f}–{max(v):.2f} eV ({len(v)})" for ads, v in sorted(per_ads.items())
     )
