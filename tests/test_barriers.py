@@ -293,3 +293,25 @@ def test_verify_computes_a_geometry_once_when_the_ts_is_an_end_point():
     assert len(flow.jobs) == 2 * 2  # mlip + dft, for two distinct geometries
     for m in ("mlip", "dft"):
         assert index[("neb/Li2S/vacuum/ts", m)] == index[("neb/Li2S/vacuum/final", m)]
+
+
+def test_a_final_state_on_another_periodic_image_joins_the_path():
+    from pymatgen.core import Lattice
+
+    from lis_dft.dft_workflows.barriers import continuous
+
+    lat = Lattice.from_parameters(10, 10, 20, 90, 90, 90)
+    frac = [[0.50, 0.5, 0.3], [0.90, 0.5, 0.3]]
+    images = [Structure(lat, ["S", "Li"], frac)]
+    for x in (0.94, 0.98):
+        images.append(Structure(lat, ["S", "Li"], [[0.50, 0.5, 0.3], [x, 0.5, 0.3]]))
+    # the relaxed final state holds the Li on the next periodic image (wrapped into the cell)
+    images.append(Structure(lat, ["S", "Li"], [[0.50, 0.5, 0.3], [0.02, 0.5, 0.3]]))
+    raw = path_coordinate([im.cart_coords for im in images])
+    assert raw[-1] - raw[-2] == pytest.approx(9.6)  # the jump across the cell
+    joined = continuous(images)
+    path = path_coordinate([im.cart_coords for im in joined])
+    assert np.diff(path) == pytest.approx([0.4, 0.4, 0.4])
+    assert joined[-1][1].frac_coords[0] == pytest.approx(1.02)
+    # the same configuration: every distance is unchanged
+    assert joined[-1].distance_matrix == pytest.approx(images[-1].distance_matrix)

@@ -127,6 +127,32 @@ def _atoms(structure: Structure) -> Any:
     return AseAtomsAdaptor.get_atoms(structure)
 
 
+def continuous(images: list[Structure]) -> list[Structure]:
+    """The path with every atom on the periodic image nearest to where it was one image before.
+
+    The relaxed final state may hold the moving Li on another periodic image than the one
+    the path reaches it by (measured: Li2S2 on LiI(100), 11.9 Å, one lattice vector, between
+    the last image and the final state). ASE's NEB springs take the minimum image, so the
+    energies are right either way; the reaction coordinate, the path files and the VASP
+    NEB folders need the continuous path.
+    """
+    out = [images[0]]
+    for im in images[1:]:
+        shift = np.round(im.frac_coords - out[-1].frac_coords)
+        if not shift.any():
+            out.append(im)  # untouched, to the last bit (verify's job ids hash geometries)
+            continue
+        out.append(
+            Structure(
+                im.lattice,
+                im.species,
+                im.frac_coords - shift,
+                site_properties=im.site_properties or None,
+            )
+        )
+    return out
+
+
 def relax_final_state(
     candidates: list[Any], calc: dict[str, Any], n_slab: int, settings: BarrierSettings
 ) -> tuple[Structure, float, list[dict[str, Any]]]:
@@ -351,15 +377,16 @@ def delithiation_barrier(
         final, e_fs, tries = relax_final_state(candidates, calculator, n_slab, s)
         path = neb_path(initial, final, calculator, s)
     energies = path.energies
+    images = continuous(path.images)
     i_ts = int(np.argmax(energies))
-    ts = path.images[i_ts]
+    ts = images[i_ts]
     ts_atoms = _atoms(ts)
     ts_atoms.calc = calc
     ts_force = float(np.linalg.norm(ts_atoms.get_forces(), axis=1).max())
     interior = 0 < i_ts < len(energies) - 1
     mobile = list(range(n_slab, len(initial)))
     modes = ts_modes(ts, calc, mobile) if (s.modes and interior) else None
-    coordinate = path_coordinate([im.cart_coords for im in path.images])
+    coordinate = path_coordinate([im.cart_coords for im in images])
     result = analyse_path(
         reaction_label(reactant),
         environment,
@@ -380,7 +407,7 @@ def delithiation_barrier(
     result.force_calls = CALC_TIMER.calls - calls0
     return {
         "result": result.as_dict(),
-        "images": [im.as_dict() for im in path.images],
+        "images": [im.as_dict() for im in images],
         "initial_energy": e_is,
         "final_energy": e_fs,
     }
@@ -552,7 +579,7 @@ def _outputs(
             continue  # pending (stopped by max_minutes): the next call resumes
         o = store.get_output(doc["uuid"], load=True)
         images = [Structure.from_dict(d) if isinstance(d, dict) else d for d in o["images"]]
-        out.append((t, o, images))
+        out.append((t, o, continuous(images)))
     return out
 
 
@@ -575,6 +602,7 @@ def run_barriers(
     out = []
     for t, o, images in _outputs(store, tasks, index):
         r = o["result"]
+        r["path_A"] = path_coordinate([im.cart_coords for im in images])  # continuous path
         r["calculator"] = results["calculator"]
         r["initial_config"] = t.config
         from lis_dft.analysis.energetics import _structure
