@@ -343,6 +343,14 @@ def barriers_command(
     max_minutes: Annotated[
         float | None, typer.Option(help="Start no new path after this many minutes.")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Paths computed side by side in this many processes (default: 2 on a "
+            "2-core machine for a machine-learned potential, else 1).",
+            min=1,
+        ),
+    ] = None,
     slab: Annotated[
         str,
         typer.Option(
@@ -383,7 +391,7 @@ def barriers_command(
         slab=slab,
         **({"optimizer": optimizer} if optimizer else {}),
     )
-    _print_barriers(run_barriers(run_dir, settings, progress, max_minutes))
+    _print_barriers(run_barriers(run_dir, settings, progress, max_minutes, workers))
     if vasp_inputs is not None:
         from lis_dft.dft_workflows.barriers import write_vasp_neb
 

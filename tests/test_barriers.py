@@ -315,3 +315,30 @@ def test_a_final_state_on_another_periodic_image_joins_the_path():
     assert joined[-1][1].frac_coords[0] == pytest.approx(1.02)
     # the same configuration: every distance is unchanged
     assert joined[-1].distance_matrix == pytest.approx(images[-1].distance_matrix)
+
+
+def test_paths_in_parallel_processes_give_the_sequential_result(mock_run, tmp_path):
+    import shutil
+
+    seq, par = tmp_path / "seq", tmp_path / "par"
+    for d in (seq, par):
+        shutil.copytree(mock_run, d)  # these settings (--steps 20) are new to both
+    common = ["--images", "3", "--steps", "20", "--no-modes", "--no-progress"]
+    for d, workers in ((seq, "1"), (par, "2")):
+        result = runner.invoke(app, ["barriers", str(d), *common, "--workers", workers])
+        assert result.exit_code == 0, result.output
+    rows = {
+        d: {
+            (r["reaction"], r["environment"]): r
+            for r in json.loads((d / "results.json").read_text())["barriers"]
+        }
+        for d in (seq, par)
+    }
+    assert set(rows[par]) == set(rows[seq]) and len(rows[seq]) == 2
+    for key, r in rows[seq].items():
+        assert rows[par][key]["energies"] == pytest.approx(r["energies"], abs=1e-8)
+        assert rows[par][key]["verdict"] == r["verdict"]
+    # a second call finds every path in the store: nothing recomputed, same block
+    again = runner.invoke(app, ["barriers", str(par), *common, "--workers", "2"])
+    assert again.exit_code == 0
+    assert json.loads((par / "results.json").read_text())["barriers"] == list(rows[par].values())
