@@ -344,13 +344,13 @@ def barriers_command(
         float | None, typer.Option(help="Start no new path after this many minutes.")
     ] = None,
     workers: Annotated[
-        int | None,
+        int,
         typer.Option(
-            help="Paths computed side by side in this many processes (default: 2 on a "
-            "2-core machine for a machine-learned potential, else 1).",
+            help="Paths computed side by side in this many processes, one torch thread "
+            "each (pays off over many paths of similar size; docs/methods.md).",
             min=1,
         ),
-    ] = None,
+    ] = 1,
     slab: Annotated[
         str,
         typer.Option(
