@@ -17,9 +17,11 @@ Writes ``benchmarks/neb_comparison.json`` (or ``--out``), keyed by path then var
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -65,7 +67,8 @@ def run_variant(
         a.calc = calc
         ends.append(float(a.get_potential_energy()))
     calls0, t0 = CALC_TIMER.calls, time.perf_counter()
-    p = neb_path(initial, final, spec, s)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):  # IDPP's idpp.traj/log
+        p = neb_path(initial, final, spec, s)
     seconds, calls = time.perf_counter() - t0, CALC_TIMER.calls - calls0
     i = int(np.argmax(p.energies))
     ts = _atoms(p.images[i])
