@@ -579,18 +579,8 @@ def _outputs(
             continue  # pending (stopped by max_minutes): the next call resumes
         o = store.get_output(doc["uuid"], load=True)
         images = [Structure.from_dict(d) if isinstance(d, dict) else d for d in o["images"]]
-        out.append((t, o, continuous(images)))
+        out.append((t, o, continuous(images)))  # also paths stored before jobs joined them
     return out
-
-
-def _worker_init() -> None:
-    """Pool worker: one torch thread (the pool's processes share the cores)."""
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
 
 
 def _run_one(
@@ -630,12 +620,11 @@ def _run_parallel(
     deadline = None if max_seconds is None else time.time() + max_seconds
     order = sorted(tasks, key=lambda t: -len(t.initial))
     before = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the spawned workers
+    os.environ["OMP_NUM_THREADS"] = "1"  # the spawned workers' torch: one thread each
     try:
         with ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
         ) as pool:
             futures = {
                 pool.submit(

@@ -329,7 +329,7 @@ def _make_sevennet(model: str = "7net-mf-0", modal: str | None = None, **_: Any)
     """A SevenNet calculator of its own (ASE state) on the process's loaded model.
 
     The model (seconds to load) is shared read-only; atoms and results are not, so two
-    calculators never overwrite each other's results (NEB images evaluated in threads).
+    calculators never overwrite each other's results (every NEB image has its own).
     """
     import copy
 
