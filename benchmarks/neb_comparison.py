@@ -43,7 +43,13 @@ def run_variant(
     from lis_dft.dft_workflows.calculators import CALC_TIMER, build_calculator
 
     results = json.loads((run_dir / "results.json").read_text())
-    record = next(b for b in results["barriers"] if f"{b['files']['path']}".split("/")[1] == path)
+    paths = {b["files"]["path"].split("/")[1]: b for b in results.get("barriers") or []}
+    if path not in paths:
+        raise SystemExit(
+            f"{run_dir} has no barrier path {path!r}; it has: {', '.join(paths) or 'none'} "
+            "(run 'lis-dft barriers RUN' first)."
+        )
+    record = paths[path]
     folder = run_dir / "barriers" / path
     initial = Structure.from_file(folder / "initial.POSCAR")
     final = Structure.from_file(folder / "final.POSCAR")
@@ -120,6 +126,10 @@ def main(argv: list[str] | None = None) -> None:
     data = json.loads(args.out.read_text()) if args.out.exists() else {}
     rows = data.setdefault(args.path, {})
     for v in args.variant or DEFAULT_VARIANTS:
+        if ":" not in v or not v.rpartition(":")[2].isdigit():
+            parser.error(
+                f"--variant {v!r}: give OPTIMIZER[/CLIMB_OPTIMIZER]:IMAGES, e.g. ODE/FIRE:5"
+            )
         if v in rows:
             continue
         opts, n = v.split(":")
