@@ -313,7 +313,7 @@ def bench_parsing(shared: Path, copies: int, repeats: int) -> dict[str, Any]:
     """lis-dft parser vs pymatgen Vasprun (defaults) on copies of the real files."""
     from pymatgen.io.vasp import Vasprun
 
-    from lis_dft.analysis.vasp_parse import find_vasprun, parse_calculation
+    from lis_dft.vasp.parse import find_vasprun, parse_calculation
 
     sources = [
         shared / "completed" / "vasprun.xml.gz",
@@ -351,8 +351,8 @@ def bench_parsing(shared: Path, copies: int, repeats: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- 4. inputs
 def bench_inputs(n_configs: int, supercell: tuple[int, int, int], repeats: int) -> dict[str, Any]:
     """Folders per second writing VASP inputs for ``n_configs`` adsorbate configurations."""
-    from lis_dft.dft_workflows.vasp_sets import VaspSettings, write_vasp_inputs
     from lis_dft.structures.catalog import SlabSettings, build_study_structures
+    from lis_dft.vasp.sets import VaspSettings, write_vasp_inputs
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

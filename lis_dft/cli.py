@@ -11,7 +11,7 @@ import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -340,6 +340,13 @@ def barriers_command(
             "one benchmarks/neb_comparison.json chose."
         ),
     ] = None,
+    climb_optimizer: Annotated[
+        str | None,
+        typer.Option(
+            help="Optimizer of the climbing-image stage (same choices); default the one "
+            "benchmarks/neb_comparison.json chose."
+        ),
+    ] = None,
     max_minutes: Annotated[
         float | None, typer.Option(help="Start no new path after this many minutes.")
     ] = None,
@@ -390,10 +397,11 @@ def barriers_command(
         modes=modes,
         slab=slab,
         **({"optimizer": optimizer} if optimizer else {}),
+        **({"climb_optimizer": climb_optimizer} if climb_optimizer else {}),
     )
     _print_barriers(run_barriers(run_dir, settings, progress, max_minutes, workers))
     if vasp_inputs is not None:
-        from lis_dft.dft_workflows.barriers import write_vasp_neb
+        from lis_dft.vasp.neb import write_vasp_neb
 
         manifest = write_vasp_neb(run_dir, vasp_inputs, settings, vtst)
         Console().print(
@@ -565,13 +573,30 @@ def inputs(
     potcars: Annotated[
         bool, typer.Option(help="Write real POTCARs (needs pymatgen's PMG_VASP_PSP_DIR).")
     ] = False,
+    from_run: Annotated[
+        Path | None,
+        typer.Option(
+            help="Seed the campaign from a finished 'lis-dft run': its relaxed references, "
+            "slab and top --top-k configurations per adsorbate (relaxed geometries), "
+            "instead of every raw placement. The structures, catalyst and slab come from "
+            "the run."
+        ),
+    ] = None,
+    top_k: Annotated[
+        int,
+        typer.Option(help="With --from-run: configurations per adsorbate sent to VASP.", min=1),
+    ] = 2,
 ) -> None:
-    """Write the paper's VASP inputs for the whole study and campaign.json."""
-    from lis_dft.dft_workflows.campaign import write_campaign
-    from lis_dft.dft_workflows.vasp_sets import VaspSettings, parse_incar_overrides
+    """Write the paper's VASP inputs and campaign.json: the whole study, or a run's minima.
+
+    Without --from-run every raw adsorbate placement gets a VASP relaxation (the
+    exhaustive campaign); with it, only the run's --top-k relaxed configurations do.
+    """
     from lis_dft.errors import ParameterError
     from lis_dft.settings_io import read_mapping
     from lis_dft.structures.catalog import SlabSettings, build_study_structures, parse_overrides
+    from lis_dft.vasp.campaign import write_campaign
+    from lis_dft.vasp.sets import VaspSettings, parse_incar_overrides
 
     if code != "vasp":
         raise ParameterError(f"Unknown --code {code!r}; only 'vasp' is supported.")
@@ -582,6 +607,14 @@ def inputs(
     cli_incar = parse_incar_overrides(incar)
     data["incar_overrides"] = {**data.get("incar_overrides", {}), **cli_incar}
     settings = VaspSettings.from_mapping(data)
+    overrides_record = {
+        "config_file": str(config) if config else None,
+        "incar": cli_incar,
+        "ivdw": ivdw,
+    }
+    if from_run is not None:
+        _seeded_inputs(from_run, out, top_k, settings, vacuum, potcars, overrides_record)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from lis_dft.system import resolve_catalyst
@@ -600,11 +633,7 @@ def inputs(
             settings,
             vacuum,
             potcars,
-            overrides_record={
-                "config_file": str(config) if config else None,
-                "incar": cli_incar,
-                "ivdw": ivdw,
-            },
+            overrides_record=overrides_record,
         )
     kinds: dict[str, int] = {}
     for c in campaign.calculations:
@@ -612,6 +641,40 @@ def inputs(
     Console().print(
         f"{len(campaign.calculations) - 1} VASP calculations written to {out} ({kinds}); campaign.json lists them."
     )
+
+
+def _seeded_inputs(
+    run_dir: Path,
+    out: Path,
+    top_k: int,
+    settings: Any,
+    vacuum: float,
+    potcars: bool,
+    overrides_record: dict,
+) -> None:
+    """``lis-dft inputs --from-run``: write the seeded campaign and say what it saves."""
+    from lis_dft.vasp.campaign import write_seeded_campaign
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        campaign, summary = write_seeded_campaign(
+            run_dir, out, top_k, settings, vacuum, potcars, overrides_record
+        )
+    console = Console()
+    n = len(campaign.calculations) - 1
+    console.print(
+        f"{n} VASP calculations written to {out} from the run {run_dir}: "
+        f"{summary.adsorbate_calculations} adsorbate relaxations (top {top_k} per adsorbate, "
+        f"from the potential's relaxed geometries) instead of "
+        f"{summary.exhaustive_adsorbate_calculations} raw placements: "
+        f"{summary.saved} fewer, about {summary.ionic_steps_saved_estimate} ionic steps "
+        "fewer (the potential's mean steps from a raw placement, per placement left out)."
+    )
+    for ads, a in summary.adsorbates.items():
+        ids = ", ".join(w["id"] for w in a["written"])
+        console.print(f"  {ads}: {len(a['written'])} of {a['placements']} placements ({ids})")
+    for note in summary.notes:
+        console.print(f"[yellow]{note}[/yellow]")
 
 
 @app.command()
@@ -629,12 +692,11 @@ def submit(
     ] = False,
 ) -> None:
     """Submit a campaign in dependency order; safe to run twice (no duplicate jobs)."""
-    from lis_dft.dft_workflows.campaign import load_campaign
-    from lis_dft.dft_workflows.hpc import SCHEDULERS, HpcConfig, submit_campaign
-    from lis_dft.errors import ParameterError
+    from lis_dft.schedulers import HpcConfig, get_scheduler
+    from lis_dft.vasp.campaign import load_campaign
+    from lis_dft.vasp.submit import submit_campaign
 
-    if scheduler not in SCHEDULERS:
-        raise ParameterError(f"Unknown scheduler {scheduler!r}; use 'slurm' or 'pbs'.")
+    get_scheduler(scheduler)  # an unknown name fails before anything is read
     campaign = load_campaign(campaign_dir)
     actions = submit_campaign(
         campaign, scheduler, HpcConfig.from_file(config), dry_run, echo=typer.echo
@@ -654,8 +716,8 @@ def status(
     """Each calculation: done, running, pending, failed (with the reason) or not submitted."""
     import json as _json
 
-    from lis_dft.dft_workflows.campaign import load_campaign
-    from lis_dft.dft_workflows.hpc import campaign_status
+    from lis_dft.vasp.campaign import load_campaign
+    from lis_dft.vasp.submit import campaign_status
 
     rows = campaign_status(load_campaign(campaign_dir))
     if as_json:
@@ -678,16 +740,16 @@ def parse(
 ) -> None:
     """Check every VASP run, write parsed.json, and turn trusted energies into results and figures."""
     from lis_dft.analysis.results import build_results
-    from lis_dft.analysis.vasp_results import (
+    from lis_dft.dft_workflows.local import write_outputs
+    from lis_dft.provenance import provenance
+    from lis_dft.vasp.campaign import load_campaign
+    from lis_dft.vasp.results import (
         energy_record,
         missing_for_results,
         parse_campaign,
         vasp_calculator_info,
         write_parsed,
     )
-    from lis_dft.dft_workflows.campaign import load_campaign
-    from lis_dft.dft_workflows.local import write_outputs
-    from lis_dft.provenance import provenance
 
     campaign = load_campaign(campaign_dir)
     parsed = parse_campaign(campaign)
@@ -729,8 +791,8 @@ def parse(
 
 def _parse_neb_folders(root: Path) -> list[dict]:
     """Parse ``ROOT/neb/*`` (written by 'lis-dft barriers --vasp-inputs'); table + neb_parsed.json."""
-    from lis_dft.analysis.barriers import parse_neb
     from lis_dft.fileio import atomic_write_text
+    from lis_dft.vasp.neb import parse_neb
 
     manifest_path = root / "neb" / "neb.json"
     if not manifest_path.is_file():
@@ -1244,8 +1306,8 @@ def remote_project(
     ),
 ) -> None:
     """Write a jobflow-remote project file for the study's flows, validated by jobflow-remote."""
-    from lis_dft.dft_workflows.hpc import HpcConfig
     from lis_dft.dft_workflows.remote import project_dict, write_project_file
+    from lis_dft.schedulers import HpcConfig
 
     data = project_dict(
         name, mongo_uri, host, work_dir, scheduler, user, resources=HpcConfig.from_file(config)

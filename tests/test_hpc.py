@@ -13,9 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from lis_dft.cli import app
-from lis_dft.dft_workflows.campaign import Calculation, Campaign, load_campaign
-from lis_dft.dft_workflows.hpc import HpcConfig, render_script, submit_campaign
 from lis_dft.errors import ParameterError
+from lis_dft.schedulers import HpcConfig
+from lis_dft.vasp.campaign import Calculation, Campaign, load_campaign
+from lis_dft.vasp.submit import render_script, submit_campaign
 
 runner = CliRunner()
 
@@ -184,7 +185,7 @@ def test_real_slurm_campaign_end_to_end(tmp_path, vasp_outputs):
         pytest.fail("SLURM is required here (LIS_DFT_REQUIRE_SLURM) but sinfo shows no usable node")
     from pymatgen.io.vasp import Vasprun
 
-    from lis_dft.dft_workflows.vasp_sets import VaspSettings, write_vasp_inputs
+    from lis_dft.vasp.sets import VaspSettings, write_vasp_inputs
 
     root = tmp_path / "campaign with space"
     ref = Vasprun(vasp_outputs / "completed" / "vasprun.xml.gz")

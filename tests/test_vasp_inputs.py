@@ -8,10 +8,10 @@ from pymatgen.io.vasp import Incar, Kpoints, Poscar
 from typer.testing import CliRunner
 
 from lis_dft.cli import app
-from lis_dft.dft_workflows.vasp_sets import VaspSettings, parse_incar_overrides, write_vasp_inputs
 from lis_dft.errors import ParameterError
 from lis_dft.structures import boxed, build_molecule, lii_100_slab, lithium_sulfide
 from lis_dft.structures.adsorbates import adsorbate_placements
+from lis_dft.vasp.sets import VaspSettings, parse_incar_overrides, write_vasp_inputs
 
 REFERENCE = Path(__file__).parent / "test_data" / "vasp_reference"
 runner = CliRunner()

@@ -8,8 +8,8 @@ import shutil
 import pytest
 from pymatgen.io.vasp import Vasprun
 
-import lis_dft.analysis.vasp_parse as vp
-from lis_dft.analysis.vasp_parse import parse_calculation
+import lis_dft.vasp.parse as vp
+from lis_dft.vasp.parse import parse_calculation
 
 
 def test_completed_run_is_ok_and_matches_pymatgen(replay_run, vasp_outputs):
@@ -98,7 +98,7 @@ def test_parse_cli_writes_parsed_json(tmp_path, replay_run):
     from typer.testing import CliRunner
 
     from lis_dft.cli import app
-    from lis_dft.dft_workflows.campaign import Calculation, Campaign
+    from lis_dft.vasp.campaign import Calculation, Campaign
 
     calcs = []
     for name, which in (
@@ -128,8 +128,8 @@ def test_parse_cli_writes_parsed_json(tmp_path, replay_run):
 def test_campaign_parse_to_results(tmp_path, replay_run, vasp_outputs, monkeypatch):
     """atomate2-style mock VASP, step 2: reference outputs copied in, parsed into results."""
     from lis_dft.analysis.results import build_results
-    from lis_dft.analysis.vasp_results import energy_record, parse_campaign, vasp_calculator_info
-    from lis_dft.dft_workflows.campaign import Calculation, Campaign
+    from lis_dft.vasp.campaign import Calculation, Campaign
+    from lis_dft.vasp.results import energy_record, parse_campaign, vasp_calculator_info
 
     d = replay_run("completed", name="bulk/FeO")
     shutil.copy(vasp_outputs / "completed" / "vasprun.xml.gz", d / "vasprun.xml.gz")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,6 +59,8 @@ class BarrierResult:
     neb_stages: list[dict[str, Any]] = field(default_factory=list)
     climbed: bool | None = None  # False: no interior maximum, the climbing stage skipped
     force_calls: int | None = None
+    # where the force calls went: initial_state, final_state, neb, ts_check
+    force_calls_by_step: dict[str, int] = field(default_factory=dict)
     seconds: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -184,56 +185,3 @@ def analyse_path(
         verdict=verdict,
         imaginary_modes_cm=modes,
     )
-
-
-def parse_neb(
-    directory: str | Path, reaction: str, environment: str, fmax: float = 0.05
-) -> dict[str, Any]:
-    """Read a finished VASP NEB folder back: a verdict per image and the barrier.
-
-    Every image folder ``00 ... NN`` is parsed by
-    :func:`lis_dft.analysis.vasp_parse.parse_calculation`. VASP computes only the
-    intermediate images; the end points' energies come from the relaxed end-point runs,
-    whose outputs belong in ``00/`` and ``NN/`` (as the VTST scripts expect). A
-    non-climbing image keeps the force along the path, so its "forces too large" is
-    expected and not held against it; the highest image must be converged.
-    """
-    from lis_dft.analysis.vasp_parse import parse_calculation
-
-    directory = Path(directory)
-    folders = sorted(p for p in directory.iterdir() if p.is_dir() and p.name.isdigit())
-    images = []
-    for k, folder in enumerate(folders):
-        p = parse_calculation(folder, f"{directory.name}/{folder.name}")
-        end = k in (0, len(folders) - 1)
-        if p.status == "missing" and end:
-            verdict = "end point missing: copy the relaxed end-point run's outputs here"
-        elif p.status == "forces_too_large" and not end:
-            verdict = "ok (force along the path, expected for a non-climbing image)"
-        else:
-            verdict = p.status if p.status != "ok" else "ok"
-        images.append({**p.as_dict(), "image": folder.name, "verdict": verdict})
-    usable = all(
-        i["energy"] is not None
-        and not i["verdict"].startswith(("corrupt", "unconverged", "end point", "missing"))
-        for i in images
-    )
-    out: dict[str, Any] = {"folder": str(directory), "images": images, "barrier": None}
-    if not usable:
-        bad = [f"{i['image']}: {i['verdict']}" for i in images if not i["verdict"].startswith("ok")]
-        out["verdict"] = "not usable yet: " + "; ".join(bad)
-        return out
-    energies = [i["energy"] for i in images]
-    i_ts = int(np.argmax(energies))
-    result = analyse_path(
-        reaction,
-        environment,
-        energies,
-        energies[0],
-        energies[-1],
-        images[i_ts]["max_force"],
-        fmax,
-    )
-    out["barrier"] = result.as_dict()
-    out["verdict"] = result.verdict
-    return out

@@ -1,7 +1,7 @@
 """The energy record: the typed boundary between the workflows and the analysis.
 
 Both sources, the local study (``collect_energies``) and a parsed VASP campaign
-(:func:`lis_dft.analysis.vasp_results.energy_record`), hand the analysis one record of
+(:func:`lis_dft.vasp.results.energy_record`), hand the analysis one record of
 this shape; :func:`validate_record` checks it (pydantic) before any number is derived,
 so a malformed record fails with the field that is wrong instead of a KeyError deep in
 the energetics. The analysis functions read the validated plain form

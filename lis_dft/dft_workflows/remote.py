@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lis_dft.dft_workflows.hpc import HpcConfig
 from lis_dft.errors import LisDftError, ParameterError
+from lis_dft.schedulers import HpcConfig
 
 
 def _store(uri: str, database: str, collection: str, kind: str = "MongoURIStore") -> dict[str, Any]:

@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lis_dft.analysis.vasp_parse import ParsedCalculation, parse_calculation
-from lis_dft.dft_workflows.campaign import Campaign
 from lis_dft.fileio import atomic_write_text
 from lis_dft.system import CATALYSTS, catalyst_of_slab
+from lis_dft.vasp.campaign import Campaign
+from lis_dft.vasp.parse import ParsedCalculation, parse_calculation
 
 PARSED_FILE = "parsed.json"
 

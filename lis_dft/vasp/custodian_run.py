@@ -1,6 +1,6 @@
 """Run VASP in the current folder through custodian with its standard error handlers.
 
-Called by the generated job scripts: ``python -m lis_dft.dft_workflows.custodian_run
+Called by the generated job scripts: ``python -m lis_dft.vasp.custodian_run
 --vasp-cmd "srun vasp_std"``.
 """
 

@@ -17,67 +17,14 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-import sys
-from dataclasses import dataclass, field
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from lis_dft.dft_workflows.campaign import Calculation, Campaign
-from lis_dft.errors import LisDftError, ParameterError
-
-SCHEDULERS = ("slurm", "pbs")
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
-_WALLTIME = re.compile(r"^(\d+-)?\d{1,3}:\d{2}:\d{2}$")
-
-
-@dataclass
-class HpcConfig:
-    """Resources of the job scripts (see hpc_templates/resources.example.yaml)."""
-
-    nodes: int = 1
-    ntasks_per_node: int = 16
-    walltime: str = "24:00:00"
-    partition: str | None = None
-    queue: str | None = None
-    account: str | None = None
-    modules: list[str] = field(default_factory=list)
-    setup: list[str] = field(default_factory=list)
-    vasp_cmd: str = "srun vasp_std"
-    python: str = sys.executable
-    max_errors: int = 5
-    job_name_prefix: str = "lisdft"
-
-    def __post_init__(self) -> None:
-        if int(self.nodes) < 1 or int(self.ntasks_per_node) < 1 or int(self.max_errors) < 0:
-            raise ParameterError("nodes and ntasks_per_node must be >= 1 and max_errors >= 0.")
-        if not _WALLTIME.match(str(self.walltime)):
-            raise ParameterError(
-                f"walltime must look like HH:MM:SS (or D-HH:MM:SS), got {self.walltime!r}."
-            )
-        for key in ("partition", "queue", "account", "job_name_prefix"):
-            value = getattr(self, key)
-            if value is not None and not _SAFE_NAME.match(str(value)):
-                raise ParameterError(
-                    f"{key} {value!r} may only contain letters, digits, '.', '_' and '-' "
-                    "(it goes into a scheduler directive)."
-                )
-        for line in self.setup:
-            if "\n" in line or "\r" in line:
-                raise ParameterError("Each setup entry must be a single line.")
-        if not str(self.vasp_cmd).strip():
-            raise ParameterError("vasp_cmd must not be empty.")
-
-    @classmethod
-    def from_file(cls, path: str | Path | None) -> HpcConfig:
-        """Load a YAML resources file (unknown keys and wrong types are an error); defaults if None."""
-        if path is None:
-            return cls()
-        from lis_dft.settings_io import load_settings
-
-        return load_settings(cls, path)
+from lis_dft.errors import LisDftError
+from lis_dft.schedulers import HpcConfig, get_scheduler
+from lis_dft.vasp.campaign import Calculation, Campaign
 
 
 def job_name(prefix: str, calc_name: str) -> str:
@@ -100,12 +47,11 @@ def _env() -> jinja2.Environment:
 
 def render_script(calc: Calculation, campaign: Campaign, config: HpcConfig, scheduler: str) -> str:
     """Render the job script of one calculation."""
-    if scheduler not in SCHEDULERS:
-        raise ParameterError(f"Unknown scheduler {scheduler!r}; use 'slurm' or 'pbs'.")
+    template = get_scheduler(scheduler).template
     workdir = (campaign.root / calc.path).absolute()
     return (
         _env()
-        .get_template(f"{scheduler}.j2")
+        .get_template(template)
         .render(
             job_name=job_name(config.job_name_prefix, calc.name),
             calc_name=calc.name,
@@ -127,21 +73,8 @@ def render_script(calc: Calculation, campaign: Campaign, config: HpcConfig, sche
     )
 
 
-def submit_command(scheduler: str, script: Path, dependencies: list[str]) -> list[str]:
-    """The sbatch/qsub command line for one script with afterok dependencies."""
-    if scheduler == "slurm":
-        cmd = ["sbatch", "--parsable"]
-        if dependencies:
-            cmd.append("--dependency=afterok:" + ":".join(dependencies))
-        return [*cmd, script.name]
-    cmd = ["qsub"]
-    if dependencies:
-        cmd += ["-W", "depend=afterok:" + ":".join(dependencies)]
-    return [*cmd, script.name]
-
-
 def _finished_ok(campaign: Campaign, calc: Calculation) -> bool:
-    from lis_dft.analysis.vasp_parse import parse_calculation
+    from lis_dft.vasp.parse import parse_calculation
 
     if calc.kind == "analysis":
         return False
@@ -175,7 +108,7 @@ def submit_campaign(
         workdir = campaign.root / calc.path
         script = workdir / f"job.{scheduler}"
         text = render_script(calc, campaign, config, scheduler)
-        cmd = submit_command(scheduler, script, deps)
+        cmd = get_scheduler(scheduler).submit_command(script.name, deps)
         if dry_run:
             planned[calc.name] = f"<{job_name(config.job_name_prefix, calc.name)}>"
             actions.append(
@@ -202,7 +135,7 @@ def submit_campaign(
                 f"Submitting {calc.name} failed ({shlex.join(cmd)}): {proc.stderr.strip() or proc.stdout.strip()}. "
                 "Calculations submitted so far are recorded in campaign.json; fix the cause and run submit again."
             )
-        job_id = proc.stdout.strip().split(";")[0].splitlines()[-1].strip()
+        job_id = get_scheduler(scheduler).job_id(proc.stdout)
         calc.job_id, calc.scheduler = job_id, scheduler
         campaign.save()  # record immediately: a crash now cannot cause a duplicate submission
         actions.append(
@@ -212,47 +145,9 @@ def submit_campaign(
     return actions
 
 
-def scheduler_state(scheduler: str, job_id: str) -> str | None:
-    """Ask the scheduler for a job's state (PENDING, RUNNING, COMPLETED, FAILED, ...)."""
-    try:
-        if scheduler == "slurm":
-            out = subprocess.run(
-                ["squeue", "-h", "-j", job_id, "-o", "%T"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
-            state = out.stdout.strip()
-            if state:
-                return state.splitlines()[0]
-            out = subprocess.run(
-                ["sacct", "-n", "-X", "-j", job_id, "-o", "State"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
-            return out.stdout.strip().split()[0] if out.stdout.strip() else None
-        out = subprocess.run(["qstat", "-f", job_id], capture_output=True, text=True, timeout=30)
-        m = re.search(r"job_state = (\w)", out.stdout)
-        return (
-            {
-                "Q": "PENDING",
-                "H": "PENDING",
-                "R": "RUNNING",
-                "E": "RUNNING",
-                "C": "COMPLETED",
-                "F": "COMPLETED",
-            }.get(m.group(1))
-            if m
-            else None
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return None
-
-
 def campaign_status(campaign: Campaign) -> list[dict[str, Any]]:
     """Status of every calculation: done, failed (with reason), running, pending, not submitted."""
-    from lis_dft.analysis.vasp_parse import parse_calculation
+    from lis_dft.vasp.parse import parse_calculation
 
     rows = []
     for calc in campaign.calculations:
@@ -269,7 +164,9 @@ def campaign_status(campaign: Campaign) -> list[dict[str, Any]]:
             continue
         parsed = parse_calculation(campaign.root / calc.path, name=calc.name)
         state = (
-            scheduler_state(calc.scheduler, calc.job_id) if calc.job_id and calc.scheduler else None
+            get_scheduler(calc.scheduler).state(calc.job_id)
+            if calc.job_id and calc.scheduler
+            else None
         )
         if parsed.status == "ok":
             status, reason = "done", ""
