@@ -93,3 +93,28 @@ def test_seeding_from_a_folder_that_is_not_a_run_fails_cleanly(tmp_path):
     assert result.exit_code != 0
     assert "results.json" in result.output
     assert not out.exists()  # nothing half-written
+
+
+def test_with_the_runs_top_k_vasp_relaxes_what_the_local_run_relaxed(run_dir, tmp_path):
+    """The same calculations, by name: references, slab and every relaxed configuration."""
+    out = tmp_path / "vasp"
+    result = runner.invoke(
+        app, ["inputs", "--from-run", str(run_dir), "--out", str(out), "--top-k", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    record = _record(run_dir)
+    local = {("bulk", n) for n in record["bulk"]} | {("molecule", n) for n in record["molecules"]}
+    local |= {
+        ("adslab", f"{ads}/{c['id']}")
+        for ads, a in record["adsorbates"].items()
+        for c in a["configs"]
+        if c.get("relaxed")
+    }
+    campaign = load_campaign(out)
+    vasp = {
+        (c.kind, f"{c.adsorbate}/{c.config_id}" if c.kind == "adslab" else c.name)
+        for c in campaign.calculations
+        if c.kind not in ("slab", "analysis")
+    }
+    assert vasp == local
+    assert [c.kind for c in campaign.calculations].count("slab") == 1
