@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from lis_dft.analysis.energetics import annotate_integrity
 from lis_dft.cli import app
-from lis_dft.vasp.campaign import load_campaign
+from lis_dft.vasp.campaign import GAS, load_campaign
 
 runner = CliRunner()
 
@@ -67,7 +67,7 @@ def test_the_seeded_campaign_holds_the_runs_minima(run_dir, tmp_path):
         relaxed = Structure.from_dict(best["structure"])
         written = Poscar.from_file(out / c.path / "POSCAR").structure
         assert np.allclose(written.cart_coords, relaxed.cart_coords, atol=1e-5)
-        assert c.depends_on == [campaign.meta["catalyst"]["slab"], c.adsorbate]
+        assert c.depends_on == [campaign.meta["catalyst"]["slab"], f"{c.adsorbate}{GAS}"]
     bulk = next(c for c in campaign.calculations if c.kind == "bulk")
     cell = Structure.from_dict(record["bulk"][bulk.name]["structure"]).lattice
     assert np.allclose(Poscar.from_file(out / bulk.path / "POSCAR").structure.lattice.abc, cell.abc)
@@ -103,7 +103,8 @@ def test_with_the_runs_top_k_vasp_relaxes_what_the_local_run_relaxed(run_dir, tm
     )
     assert result.exit_code == 0, result.output
     record = _record(run_dir)
-    local = {("bulk", n) for n in record["bulk"]} | {("molecule", n) for n in record["molecules"]}
+    local = {("bulk", n) for n in record["bulk"]}
+    local |= {("molecule", f"{n}{GAS}") for n in record["molecules"]}
     local |= {
         ("adslab", f"{ads}/{c['id']}")
         for ads, a in record["adsorbates"].items()

@@ -71,7 +71,10 @@ def test_paper_settings_in_every_incar(campaign_dir):
             assert all(all(row) for row in sd[n_slab:])  # adsorbate free, written last
     assert campaign["calculations"][-1]["name"] == "analysis"
     adslab = next(c for c in calcs if c["kind"] == "adslab")
-    assert "LiI_100" in adslab["depends_on"] and adslab["adsorbate"] in adslab["depends_on"]
+    assert adslab["depends_on"] == [
+        "LiI_100",
+        f"{adslab['adsorbate']}(g)",
+    ]  # the molecule, not the bulk
 
 
 def test_bulk_kpoints_match_slab_density():

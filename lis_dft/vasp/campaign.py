@@ -23,6 +23,9 @@ from lis_dft.structures.molecules import boxed
 from lis_dft.vasp.sets import VaspSettings, potcars_configured, write_vasp_inputs
 
 CAMPAIGN_FILE = "campaign.json"
+#: suffix of gas-phase calculation names: the bulk Li2S and the molecule Li2S are both
+#: studied, and a campaign's names must be unique (submission, status, parse)
+GAS = "(g)"
 SCHEMA_VERSION = "1.0"
 
 
@@ -107,9 +110,10 @@ def load_campaign(root: str | Path) -> Campaign:
     return Campaign(root.absolute(), calcs, data.get("settings", {}), data.get("meta", {}))
 
 
-def _calculation_specs(
-    study: StudyStructures, box_vacuum: float
+def campaign_specs(
+    study: StudyStructures, box_vacuum: float = 15.0
 ) -> list[tuple[Calculation, Structure]]:
+    """Every calculation of the exhaustive study (each raw placement) and its structure."""
     specs: list[tuple[Calculation, Structure]] = []
     refs: list[str] = []
     for name, s in study.bulk.items():
@@ -122,7 +126,7 @@ def _calculation_specs(
         specs.append(
             (
                 Calculation(
-                    name,
+                    f"{name}{GAS}",
                     "molecule",
                     f"molecules/{name}",
                     mol.composition.formula.replace(" ", ""),
@@ -150,7 +154,7 @@ def _calculation_specs(
                 f"adslabs/{ads}/{p.config_id}",
                 p.structure.composition.formula.replace(" ", ""),
                 len(p.structure),
-                depends_on=[slab_name, ads],
+                depends_on=[slab_name, f"{ads}{GAS}"],
                 n_slab=len(slab),
                 adsorbate=ads,
                 config_id=p.config_id,
@@ -251,7 +255,9 @@ def seeded_specs(
             else boxed(Molecule.from_dict(data), box_vacuum)
         )
         formula = s.composition.formula.replace(" ", "")
-        specs.append((Calculation(name, "molecule", f"molecules/{name}", formula, len(s)), s))
+        specs.append(
+            (Calculation(f"{name}{GAS}", "molecule", f"molecules/{name}", formula, len(s)), s)
+        )
     specs.append(
         (
             Calculation(
@@ -309,7 +315,7 @@ def seeded_specs(
                 f"adslabs/{ads}/{c['id']}",
                 s.composition.formula.replace(" ", ""),
                 len(s),
-                depends_on=[slab_name, ads],
+                depends_on=[slab_name, f"{ads}{GAS}"],
                 n_slab=len(slab),
                 adsorbate=ads,
                 config_id=c["id"],
@@ -338,7 +344,7 @@ def write_campaign(
         "structure_sources": study.sources,
         "catalyst": study.catalyst_entry.as_dict(),
     }
-    return write_specs(_calculation_specs(study, box_vacuum), out_dir, settings, real_potcars, meta)
+    return write_specs(campaign_specs(study, box_vacuum), out_dir, settings, real_potcars, meta)
 
 
 def write_seeded_campaign(
@@ -380,6 +386,10 @@ def write_specs(
     """Write one input folder per calculation and campaign.json (all or nothing)."""
     settings = settings or VaspSettings()
     out_dir = Path(out_dir).absolute()
+    names = [c.name for c, _ in specs]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise LisDftError(f"Calculation names must be unique in a campaign; twice: {twice}.")
     if real_potcars and not potcars_configured():
         raise LisDftError(
             "--potcars asked for real POTCAR files but pymatgen has no PMG_VASP_PSP_DIR configured "

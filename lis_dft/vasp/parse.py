@@ -192,8 +192,14 @@ def parse_vasprun(path: Path) -> dict[str, Any]:
     }
 
 
-def parse_calculation(directory: str | Path, name: str | None = None) -> ParsedCalculation:
-    """Parse one calculation folder and decide whether its energy can be trusted."""
+def parse_calculation(
+    directory: str | Path, name: str | None = None, formula: str | None = None
+) -> ParsedCalculation:
+    """Parse one calculation folder and decide whether its energy can be trusted.
+
+    The output structure must have the composition of the calculation: ``formula`` when
+    given (the campaign's record of what the folder is for), else the folder's POSCAR.
+    """
     directory = Path(directory)
     name = name or directory.name
     path = find_vasprun(directory)
@@ -223,7 +229,12 @@ def parse_calculation(directory: str | Path, name: str | None = None) -> ParsedC
             f"{path.name} is truncated (the run did not finish writing it)",
         )
         return base
-    if poscar.exists():
+    expected, source = None, "the input POSCAR"
+    if formula:
+        from pymatgen.core import Composition
+
+        expected, source = Composition(formula).reduced_formula, "the calculation"
+    elif poscar.exists():
         try:
             from pymatgen.io.vasp import Poscar
 
@@ -232,13 +243,13 @@ def parse_calculation(directory: str | Path, name: str | None = None) -> ParsedC
             ).structure.composition.reduced_formula
         except Exception:  # an unreadable POSCAR does not invalidate the output
             expected = None
-        got = structure.composition.reduced_formula
-        if expected and expected != got:
-            base.status, base.reason = (
-                "corrupt",
-                f"output structure is {got} but the input POSCAR is {expected}",
-            )
-            return base
+    got = structure.composition.reduced_formula
+    if expected and expected != got:
+        base.status, base.reason = (
+            "corrupt",
+            f"output structure is {got} but {source} is {expected}",
+        )
+        return base
     nelm, nsw, ibrion, ediffg = r["NELM"], r["NSW"] or 0, int(r["IBRION"] or 0), r["EDIFFG"]
     if r["n_scsteps"] >= nelm:
         base.status = "unconverged_electronic"

@@ -13,7 +13,7 @@ from typing import Any
 
 from lis_dft.fileio import atomic_write_text
 from lis_dft.system import CATALYSTS, catalyst_of_slab
-from lis_dft.vasp.campaign import Campaign
+from lis_dft.vasp.campaign import GAS, Campaign
 from lis_dft.vasp.parse import ParsedCalculation, parse_calculation
 
 PARSED_FILE = "parsed.json"
@@ -22,7 +22,7 @@ PARSED_FILE = "parsed.json"
 def parse_campaign(campaign: Campaign) -> list[ParsedCalculation]:
     """Parse every VASP calculation of the campaign (the analysis entry is skipped)."""
     return [
-        parse_calculation(campaign.root / c.path, name=c.name)
+        parse_calculation(campaign.root / c.path, name=c.name, formula=c.formula or None)
         for c in campaign.calculations
         if c.kind != "analysis"
     ]
@@ -37,10 +37,12 @@ def write_parsed(root: Path, parsed: list[ParsedCalculation]) -> Path:
 
 def energy_record(campaign: Campaign, parsed: list[ParsedCalculation]) -> dict[str, Any]:
     """Build the source-independent energy record from the trusted calculations."""
-    ok = {p.name: p for p in parsed if p.status == "ok"}
+    # keyed by folder, not by name: campaigns written before 2026-12-02 named the bulk
+    # and the gas-phase Li2S both "Li2S", and the second parse overwrote the first
+    ok = {Path(p.path).resolve(): p for p in parsed if p.status == "ok"}
     record: dict[str, Any] = {"bulk": {}, "molecules": {}, "slab": None, "adsorbates": {}}
     for c in campaign.calculations:
-        p = ok.get(c.name)
+        p = ok.get((campaign.root / c.path).resolve())
         if p is None:
             continue
         entry = {
@@ -52,7 +54,7 @@ def energy_record(campaign: Campaign, parsed: list[ParsedCalculation]) -> dict[s
         if c.kind == "bulk":
             record["bulk"][c.name] = entry
         elif c.kind == "molecule":
-            record["molecules"][c.name] = entry
+            record["molecules"][molecule_key(c.name)] = entry
         elif c.kind == "slab":
             record["slab"] = entry
             if campaign.meta.get("catalyst"):  # written by lis-dft inputs
@@ -61,7 +63,7 @@ def energy_record(campaign: Campaign, parsed: list[ParsedCalculation]) -> dict[s
                 record["catalyst"] = catalyst_of_slab(c.name).as_dict()
     if record["slab"] is not None:
         for c in campaign.calculations:
-            p = ok.get(c.name)
+            p = ok.get((campaign.root / c.path).resolve())
             if c.kind != "adslab" or p is None or c.adsorbate not in record["molecules"]:
                 continue
             record["adsorbates"].setdefault(c.adsorbate, {"configs": []})["configs"].append(
@@ -77,6 +79,11 @@ def energy_record(campaign: Campaign, parsed: list[ParsedCalculation]) -> dict[s
                 }
             )
     return record
+
+
+def molecule_key(name: str) -> str:
+    """The record's key of a gas-phase calculation: ``Li2S(g)`` (or, before, ``Li2S``) -> ``Li2S``."""
+    return name.removesuffix(GAS)
 
 
 def vasp_calculator_info(campaign: Campaign) -> dict[str, Any]:
