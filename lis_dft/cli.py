@@ -783,6 +783,16 @@ def parse(
         )
         if barriers:
             results["barriers"] = barriers
+        if campaign.meta.get("seeded_from"):
+            from lis_dft.analysis.sources import compare_seeded
+
+            results["seeded_comparison"] = compare_seeded(campaign.meta["seeded_from"], results)
+            for ads, same in results["seeded_comparison"]["same_lowest"].items():
+                if same is False:
+                    Console().print(
+                        f"[bold red]{ads}: VASP and the seeding potential disagree on the "
+                        "lowest configuration[/] (report: 'VASP against the potential')."
+                    )
         write_outputs(results, campaign.root)
     Console().print(
         f"Results: {campaign.root / 'results.json'}, report: {campaign.root / 'report.md'}"

@@ -119,3 +119,53 @@ def test_with_the_runs_top_k_vasp_relaxes_what_the_local_run_relaxed(run_dir, tm
     }
     assert vasp == local
     assert [c.kind for c in campaign.calculations].count("slab") == 1
+
+
+def test_the_campaign_records_the_potentials_adsorption_energies(run_dir, tmp_path):
+    out = tmp_path / "vasp"
+    assert (
+        runner.invoke(app, ["inputs", "--from-run", str(run_dir), "--out", str(out)]).exit_code == 0
+    )
+    seeded = load_campaign(out).meta["seeded_from"]
+    results = json.loads((run_dir / "results.json").read_text())
+    for ads, entry in seeded["adsorbates"].items():
+        by_id = {c["id"]: c["energy"] for c in results["adsorption_energies"][ads]["configs"]}
+        for w in entry["written"]:
+            assert w["potential_E_A_eV"] == pytest.approx(by_id[w["id"]])
+
+
+def test_vasp_and_the_seeding_potential_side_by_side():
+    from lis_dft.analysis.sources import compare_seeded, seeded_section
+
+    seeded = {
+        "calculator": {"name": "sevennet", "model": "ft2"},
+        "adsorbates": {
+            "Li2S": {
+                "written": [
+                    {"id": "a", "potential_E_A_eV": -1.6},
+                    {"id": "b", "potential_E_A_eV": -1.2},
+                ]
+            },
+            "S8": {"written": [{"id": "c", "potential_E_A_eV": -0.7}]},
+        },
+    }
+    results = {
+        "adsorption_energies": {
+            "Li2S": {
+                "configs": [
+                    {"id": "a", "relaxed": True, "energy": -1.0},
+                    {"id": "b", "relaxed": True, "energy": -1.4},
+                ]
+            },
+            "S8": {"configs": []},  # VASP's S8 run not trusted yet
+        }
+    }
+    cmp = compare_seeded(seeded, results)
+    rows = {r["config"]: r for r in cmp["rows"]}
+    assert rows["a"]["difference_eV"] == pytest.approx(-0.6)  # potential - VASP
+    assert rows["c"]["vasp_E_A_eV"] is None and rows["c"]["difference_eV"] is None
+    assert cmp["same_lowest"] == {"Li2S": False, "S8": None}  # a by the potential, b by VASP
+    text = "\n".join(seeded_section(cmp))
+    assert "Li2S: VASP and the potential disagree on the lowest configuration" in text
+    assert "| S8 | c | -0.700 | n/a | n/a |" in text
+    assert seeded_section(None) == []

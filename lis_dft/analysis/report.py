@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from lis_dft.analysis.results import surface_label
+from lis_dft.analysis.sources import seeded_section
 from lis_dft.fileio import atomic_write_text
 
 
@@ -333,6 +334,7 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
     lines += _free_energy_section(results)
     lines += _barrier_section(results)
     lines += _verification_section(results)
+    lines += seeded_section(results.get("seeded_comparison"))
     th = results.get("thermo")
     if th:
         lines += ["", "## Hull, voltages, volume change", "", "| quantity | value |", "|---|---|"]

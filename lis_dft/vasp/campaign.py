@@ -347,6 +347,15 @@ def write_campaign(
     return write_specs(campaign_specs(study, box_vacuum), out_dir, settings, real_potcars, meta)
 
 
+def add_potential_adsorption_energies(summary: SeedSummary, results: dict[str, Any]) -> None:
+    """Record the run's E_A of every written configuration (for the VASP comparison)."""
+    for ads, entry in summary.adsorbates.items():
+        configs = (results.get("adsorption_energies") or {}).get(ads, {}).get("configs", [])
+        e_a = {c["id"]: c.get("energy") for c in configs}
+        for w in entry["written"]:
+            w["potential_E_A_eV"] = e_a.get(w["id"])
+
+
 def write_seeded_campaign(
     run_dir: str | Path,
     out_dir: str | Path,
@@ -367,6 +376,7 @@ def write_seeded_campaign(
     specs, catalyst, summary = seeded_specs(record, top_k, box_vacuum)
     summary.run_dir = str(Path(run_dir).absolute())
     summary.calculator = results.get("calculator", {})
+    add_potential_adsorption_energies(summary, results)
     meta = {
         "overrides": overrides_record or {},
         "structure_sources": {"run": summary.run_dir},
