@@ -10,6 +10,15 @@ scheduler is one more :class:`Scheduler` entry, not another branch in the submit
 
 Names that go into scheduler directives are validated here (``[A-Za-z0-9._-]``); the
 templates shell-quote everything else (see :mod:`lis_dft.vasp.submit`).
+
+Why not jobflow-remote's qtoolkit (0.1.7, installed with the ``hpc`` extra) for the VASP
+campaign: its SLURM and PBS headers have no job-dependency directive, and the campaign
+needs ``afterok`` (references and slab before the adsorbate slabs, the analysis last);
+and it fills the header by plain ``string.Template`` substitution of the resource values
+and builds the submit command as one string (``f"{SUBMIT_CMD} {script_file}"``), without
+the validation and quoting tested here (``tests/test_hpc.py``: a partition with a
+newline, a path with spaces or quotes). The jobflow-remote route
+(``lis-dft remote-project``) does use qtoolkit, through jobflow-remote itself.
 """
 
 from __future__ import annotations

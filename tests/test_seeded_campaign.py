@@ -28,6 +28,15 @@ def run_dir(tmp_path_factory):
     return out
 
 
+def _seed(run_dir, out, top_k):
+    """``lis-dft inputs --from-run RUN --out OUT --top-k K``, which must succeed."""
+    result = runner.invoke(
+        app, ["inputs", "--from-run", str(run_dir), "--out", str(out), "--top-k", str(top_k)]
+    )
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def _record(run_dir):
     from lis_dft.dft_workflows.verify import load_run
 
@@ -36,10 +45,7 @@ def _record(run_dir):
 
 def test_the_seeded_campaign_holds_the_runs_minima(run_dir, tmp_path):
     out = tmp_path / "vasp"
-    result = runner.invoke(
-        app, ["inputs", "--from-run", str(run_dir), "--out", str(out), "--top-k", "1"]
-    )
-    assert result.exit_code == 0, result.output
+    result = _seed(run_dir, out, 1)
     campaign = load_campaign(out)
     kinds = [c.kind for c in campaign.calculations]
     record = _record(run_dir)
@@ -75,10 +81,7 @@ def test_the_seeded_campaign_holds_the_runs_minima(run_dir, tmp_path):
 
 def test_asking_for_more_than_the_run_relaxed_writes_what_there_is(run_dir, tmp_path):
     out = tmp_path / "vasp"
-    result = runner.invoke(
-        app, ["inputs", "--from-run", str(run_dir), "--out", str(out), "--top-k", "5"]
-    )
-    assert result.exit_code == 0, result.output
+    result = _seed(run_dir, out, 5)
     assert "fewer than --top-k" in result.output
     meta = json.loads((out / "campaign.json").read_text())["meta"]["seeded_from"]
     assert meta["adsorbate_calculations"] == 4  # the two relaxed per adsorbate
@@ -98,10 +101,7 @@ def test_seeding_from_a_folder_that_is_not_a_run_fails_cleanly(tmp_path):
 def test_with_the_runs_top_k_vasp_relaxes_what_the_local_run_relaxed(run_dir, tmp_path):
     """The same calculations, by name: references, slab and every relaxed configuration."""
     out = tmp_path / "vasp"
-    result = runner.invoke(
-        app, ["inputs", "--from-run", str(run_dir), "--out", str(out), "--top-k", "2"]
-    )
-    assert result.exit_code == 0, result.output
+    _seed(run_dir, out, 2)
     record = _record(run_dir)
     local = {("bulk", n) for n in record["bulk"]}
     local |= {("molecule", f"{n}{GAS}") for n in record["molecules"]}
@@ -123,9 +123,7 @@ def test_with_the_runs_top_k_vasp_relaxes_what_the_local_run_relaxed(run_dir, tm
 
 def test_the_campaign_records_the_potentials_adsorption_energies(run_dir, tmp_path):
     out = tmp_path / "vasp"
-    assert (
-        runner.invoke(app, ["inputs", "--from-run", str(run_dir), "--out", str(out)]).exit_code == 0
-    )
+    _seed(run_dir, out, 2)
     seeded = load_campaign(out).meta["seeded_from"]
     results = json.loads((run_dir / "results.json").read_text())
     for ads, entry in seeded["adsorbates"].items():
