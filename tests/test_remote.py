@@ -50,6 +50,8 @@ def test_project_file_validates_against_jobflow_remote(tmp_path):
         "partition": "normal",
     }
     assert project.exec_config["lis_dft"].modules == ["vasp/6.4"]
+    # atomate2's VASP jobs on the worker start VASP with the resources file's command
+    assert project.exec_config["lis_dft"].export == {"ATOMATE2_VASP_CMD": "srun vasp_std"}
 
 
 def test_bad_project_inputs():
@@ -57,3 +59,39 @@ def test_bad_project_inputs():
         project_dict("p", "localhost:27017", "h", "/w")
     with pytest.raises(ParameterError, match="scheduler"):
         project_dict("p", "mongodb://x", "h", "/w", scheduler="lsf")
+
+
+def test_the_vasp_flow_of_a_run_goes_to_jobflow_remote(tmp_path, monkeypatch):
+    """``submit_vasp_study`` hands jobflow-remote the seeded VASP Flow (no MongoDB here)."""
+    pytest.importorskip("jobflow_remote")
+    import jobflow_remote
+    from conftest import mock_run_args
+
+    from lis_dft.vasp.campaign import load_campaign
+    from lis_dft.vasp.flow import submit_vasp_study
+
+    run = tmp_path / "run"
+    args = mock_run_args(run, "--supercell", "2", "2", "1", "--fixed-layers", "1")
+    assert runner.invoke(app, [*args, "--species", "Li2S"]).exit_code == 0
+    sent = {}
+
+    def fake_submit(flow, worker, project, exec_config):
+        sent.update(flow=flow, worker=worker, project=project, exec_config=exec_config)
+        return ["id"]
+
+    monkeypatch.setattr(jobflow_remote, "submit_flow", fake_submit)
+    assert submit_vasp_study("lisdft", run, top_k=1) == ["id"]
+    assert (sent["project"], sent["worker"], sent["exec_config"]) == (
+        "lisdft",
+        "cluster",
+        "lis_dft",
+    )
+    campaign = tmp_path / "campaign"
+    assert (
+        runner.invoke(
+            app, ["inputs", "--from-run", str(run), "--out", str(campaign), "--top-k", "1"]
+        ).exit_code
+        == 0
+    )
+    names = [c.name for c in load_campaign(campaign).calculations if c.kind != "analysis"]
+    assert [j.name for j in sent["flow"].jobs[:-1]] == names  # the campaign's calculations

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lis_dft.errors import LisDftError, ParameterError
-from lis_dft.schedulers import HpcConfig
+from lis_dft.schedulers import HpcConfig, get_scheduler
 
 
 def _store(uri: str, database: str, collection: str, kind: str = "MongoURIStore") -> dict[str, Any]:
@@ -33,8 +33,7 @@ def project_dict(
     resources: HpcConfig | None = None,
 ) -> dict[str, Any]:
     """Return the jobflow-remote project as a plain dict."""
-    if scheduler not in ("slurm", "pbs"):
-        raise ParameterError(f"Unknown scheduler {scheduler!r}; use 'slurm' or 'pbs'.")
+    get_scheduler(scheduler)  # a clear error for an unknown one
     if not mongo_uri.startswith(("mongodb://", "mongodb+srv://")):
         raise ParameterError(
             f"The MongoDB URI must start with mongodb:// or mongodb+srv://, got {mongo_uri!r}."
@@ -65,7 +64,12 @@ def project_dict(
         "name": name,
         "workers": {"cluster": worker},
         "exec_config": {
-            "lis_dft": {"modules": list(r.modules) or None, "pre_run": "\n".join(r.setup) or None}
+            "lis_dft": {
+                "modules": list(r.modules) or None,
+                "pre_run": "\n".join(r.setup) or None,
+                # how atomate2's VASP jobs (lis_dft.vasp.flow) start VASP on the worker
+                "export": {"ATOMATE2_VASP_CMD": r.vasp_cmd},
+            }
         },
         "queue": {"store": _store(mongo_uri, database, "jobs")},
         "jobstore": {
