@@ -739,8 +739,8 @@ def parse(
     ],
 ) -> None:
     """Check every VASP run, write parsed.json, and turn trusted energies into results and figures."""
+    from lis_dft.analysis.outputs import write_outputs
     from lis_dft.analysis.results import build_results
-    from lis_dft.dft_workflows.local import write_outputs
     from lis_dft.provenance import provenance
     from lis_dft.vasp.campaign import load_campaign
     from lis_dft.vasp.results import (

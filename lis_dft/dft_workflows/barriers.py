@@ -707,7 +707,7 @@ def run_barriers(
     threads alone; over many paths of similar size (a catalyst comparison) the pair does
     1.3x the calls per second. Hence the default 1.
     """
-    from lis_dft.dft_workflows.local import write_outputs
+    from lis_dft.analysis.outputs import write_outputs
     from lis_dft.dft_workflows.runner import run_flow
 
     settings = settings or BarrierSettings()

@@ -389,8 +389,8 @@ def run_verify(
 
     Returns the verification summary (see :func:`lis_dft.analysis.verification.summarize`).
     """
+    from lis_dft.analysis.outputs import write_outputs
     from lis_dft.analysis.verification import summarize
-    from lis_dft.dft_workflows.local import write_outputs
     from lis_dft.dft_workflows.runner import preflight, run_flow
     from lis_dft.fileio import atomic_write_text
     from lis_dft.provenance import provenance

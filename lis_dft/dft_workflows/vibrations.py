@@ -109,7 +109,7 @@ def run_free_energy(
     Returns the ``free_energy`` block added to results.json.
     """
     from lis_dft.analysis.energetics import _structure, surface_key
-    from lis_dft.dft_workflows.local import write_outputs
+    from lis_dft.analysis.outputs import write_outputs
     from lis_dft.dft_workflows.verify import _rederived, load_run
     from lis_dft.fileio import atomic_write_text
     from lis_dft.provenance import provenance
