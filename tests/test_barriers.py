@@ -388,3 +388,43 @@ def test_paths_in_parallel_processes_give_the_sequential_result(mock_run, tmp_pa
     again = runner.invoke(app, ["barriers", str(par), *common, "--workers", "2"])
     assert again.exit_code == 0
     assert json.loads((par / "results.json").read_text())["barriers"] == list(rows[par].values())
+
+
+class _Saddle(Calculator):
+    """E = -x^2 + y^2 + z^2 around (5, 5, 5): one negative curvature, along x."""
+
+    implemented_properties = ("energy", "forces")
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        d = self.atoms.positions[0] - 5.0
+        sign = np.array([-1.0, 1.0, 1.0])
+        self.results = {"energy": float((sign * d * d).sum()), "forces": np.array([-2 * sign * d])}
+
+
+def test_ts_modes_finds_the_imaginary_mode_and_its_direction():
+    from pymatgen.core import Lattice
+
+    from lis_dft.dft_workflows.barriers import ts_modes
+
+    ts = Structure(Lattice.cubic(10.0), ["H"], [[0.5, 0.5, 0.5]])
+    modes, along = ts_modes(ts, _Saddle(), [0], tangent=np.array([[1.0, 0.0, 0.0]]))
+    assert len(modes) == 1 and modes[0] > 500  # sqrt(2 eV/Å² / 1 u): about 730 cm^-1
+    assert along == pytest.approx(1.0, abs=1e-3)
+    _, across = ts_modes(ts, _Saddle(), [0], tangent=np.array([[0.0, 1.0, 0.0]]))
+    assert across == pytest.approx(0.0, abs=1e-3)
+
+
+def test_the_ts_modes_include_the_free_surface_neighbours(small_slab):
+    from lis_dft.dft_workflows.barriers import MODE_RADIUS, mode_atoms
+
+    n_slab = len(small_slab)
+    adslab = adsorbate_placements(small_slab, build_molecule("Li2S"), "Li2S")[0].structure
+    atoms = mode_atoms(adslab, n_slab)
+    ads = list(range(n_slab, len(adslab)))
+    assert atoms[: len(ads)] == ads
+    sd = adslab.site_properties["selective_dynamics"]
+    for i in range(n_slab):
+        near = any(adslab.get_distance(i, j) < MODE_RADIUS for j in ads) and any(sd[i])
+        assert (i in atoms) == near  # the free neighbours, and no fixed atom
+    assert len(atoms) > len(ads)

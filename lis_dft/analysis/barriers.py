@@ -61,6 +61,8 @@ class BarrierResult:
     force_calls: int | None = None
     # where the force calls went: initial_state, final_state, neb, ts_check
     force_calls_by_step: dict[str, int] = field(default_factory=dict)
+    mode_atoms: int | None = None  # atoms in the TS modes (adsorbate + surface neighbours)
+    mode_path_overlap: float | None = None  # |cos| of the imaginary mode and the path
     seconds: float | None = None
 
     def as_dict(self) -> dict[str, Any]:

@@ -14,8 +14,10 @@ run resumes. Each job
 3. runs atomate2's :class:`~atomate2.ase.utils.AseNebInterface` twice: a plain NEB to
    ``pre_fmax``, then the climbing image to ``fmax`` (ASE's NEB, improved tangent);
 4. checks the highest image: interior, above both neighbours, forces converged, and (if
-   ``modes``) the finite-difference modes of the adsorbate atoms at the TS by ASE's
-   :class:`~ase.vibrations.Vibrations` (one imaginary mode for a first-order saddle).
+   ``modes``, in a job of its own, :func:`ts_check`) the finite-difference modes at the
+   TS of the adsorbate and its surface neighbours by ASE's
+   :class:`~ase.vibrations.Vibrations` (one imaginary mode for a first-order saddle, and
+   how far it lies along the path).
 
 Why the reduced model on the surface: a path is about 5 images x 100-200 NEB steps, on the
 paper's 219-atom slab about 0.8 s per force call on 2 cores, i.e. 10-20 minutes per path;
@@ -62,6 +64,11 @@ _NAMESPACE = uuid.UUID("3f4c2a10-9b7e-4d55-8c1a-2e6f0b9d7a44")
 EV_TO_CM = 8065.544
 #: imaginary modes below this (cm^-1) are numerical noise of the finite differences
 IMAGINARY_NOISE_CM = 50.0
+#: Å: free slab atoms this close to the adsorbate join the TS modes (see :func:`ts_check`)
+MODE_RADIUS = 4.5
+#: revision of the transition-state check (part of its job identity); 2: surface
+#: neighbours in the modes, and the largest imaginary mode's overlap with the path
+MODE_REVISION = 2
 #: optimizer steps after which a final-state candidate whose Li fell back is dropped
 PROBE_STEPS = 40
 #: NEB optimizers (see :func:`_neb_optimizers`)
@@ -356,8 +363,24 @@ def neb_path(
     )
 
 
-def ts_modes(ts: Structure, calc: Any, indices: list[int]) -> list[float]:
-    """Imaginary mode wavenumbers (cm^-1, above the noise) of ``indices`` at the TS."""
+def mode_atoms(ts: Structure, n_slab: int, radius: float = MODE_RADIUS) -> list[int]:
+    """The adsorbate's atoms and the free slab atoms within ``radius`` Å of any of them."""
+    ads = list(range(n_slab, len(ts)))
+    sd = ts.site_properties.get("selective_dynamics")
+    free = [i for i in range(n_slab) if sd is None or any(sd[i])]
+    near = {i for i in free if any(ts.get_distance(i, j) < radius for j in ads)}
+    return ads + sorted(near)
+
+
+def ts_modes(
+    ts: Structure, calc: Any, indices: list[int], tangent: np.ndarray | None = None
+) -> tuple[list[float], float | None]:
+    """Imaginary modes (cm^-1, above the noise) of ``indices`` at the TS, and their direction.
+
+    Returns the wavenumbers, largest first, and how far the largest lies along the path:
+    |cos| between it and ``tangent`` (Cartesian displacements of every atom) over
+    ``indices``; None without a tangent or an imaginary mode.
+    """
     import tempfile
 
     from ase.vibrations import Vibrations
@@ -369,8 +392,19 @@ def ts_modes(ts: Structure, calc: Any, indices: list[int]) -> list[float]:
         vib = Vibrations(atoms, indices=indices, name=f"{tmp}/vib", delta=0.01)
         vib.run()
         energies = vib.get_energies()
-    imag = [float(abs(e.imag) * EV_TO_CM) for e in energies if abs(e.imag) > abs(e.real)]
-    return sorted((w for w in imag if w > IMAGINARY_NOISE_CM), reverse=True)
+        found = [
+            (float(abs(e.imag) * EV_TO_CM), k)
+            for k, e in enumerate(energies)
+            if abs(e.imag) > abs(e.real) and abs(e.imag) * EV_TO_CM > IMAGINARY_NOISE_CM
+        ]
+        found.sort(reverse=True)
+        overlap = None
+        if found and tangent is not None:
+            mode = vib.get_mode(found[0][1])[indices].ravel()
+            tan = np.asarray(tangent, dtype=float)[indices].ravel()
+            norm = np.linalg.norm(mode) * np.linalg.norm(tan)
+            overlap = float(abs(mode @ tan) / norm) if norm > 0 else None
+    return [w for w, _ in found], overlap
 
 
 @job(name="delithiation barrier")
@@ -417,9 +451,6 @@ def delithiation_barrier(
     ts_atoms = _atoms(ts)
     ts_atoms.calc = calc
     ts_force = float(np.linalg.norm(ts_atoms.get_forces(), axis=1).max())
-    interior = 0 < i_ts < len(energies) - 1
-    mobile = list(range(n_slab, len(initial)))
-    modes = ts_modes(ts, calc, mobile) if (s.modes and interior) else None
     coordinate = path_coordinate([im.cart_coords for im in images])
     result = analyse_path(
         reaction_label(reactant),
@@ -431,7 +462,6 @@ def delithiation_barrier(
         s.fmax,
         path_A=coordinate,
         converged=path.converged,
-        imaginary_modes_cm=modes,
     )
     result.settings = s.as_dict()
     result.final_state = {"chosen": tries[-1], "tried": tries}
@@ -439,7 +469,7 @@ def delithiation_barrier(
     result.climbed = path.climbed
     result.seconds = time.perf_counter() - t0
     result.force_calls = CALC_TIMER.calls - calls0
-    steps["ts_check"] = result.force_calls - sum(steps.values())
+    steps["ts_force"] = result.force_calls - sum(steps.values())
     result.force_calls_by_step = steps
     return {
         "result": result.as_dict(),
@@ -447,6 +477,72 @@ def delithiation_barrier(
         "initial_energy": e_is,
         "final_energy": e_fs,
     }
+
+
+#: what the TS check decides (the rest of the path's result is kept as computed)
+CHECKED_FIELDS = (
+    "verdict",
+    "is_saddle",
+    "imaginary_modes_cm",
+    "ts_index",
+    "forward_eV",
+    "reverse_eV",
+    "reaction_eV",
+)
+
+
+@job(name="transition-state check")
+def ts_check(path: dict[str, Any], n_slab: int, calculator: dict[str, Any]) -> dict[str, Any]:
+    """The modes at a path's highest image, and the path's verdict with them.
+
+    A job of its own (keyed by the path job and :data:`MODE_REVISION`), so a better check
+    reruns on stored paths without recomputing them. The modes are those of the
+    adsorbate and of the free slab atoms within :data:`MODE_RADIUS` of it: with the
+    adsorbate alone the Li2S/LiI(100) climbing image showed no imaginary mode, with its
+    surface neighbours one (76i cm^-1 within 3.5 Å, 74i within 4.5 Å), the surface atoms
+    moving with the Li. Returns the path's output with the result re-analysed.
+    """
+    from lis_dft.analysis.barriers import BarrierResult
+    from lis_dft.dft_workflows.calculators import CALC_TIMER, build_calculator
+
+    t0, calls0 = time.perf_counter(), CALC_TIMER.calls
+    r = dict(path["result"])
+    fields = BarrierSettings.__dataclass_fields__
+    s = BarrierSettings(**{k: v for k, v in r["settings"].items() if k in fields})
+    images = continuous(
+        [Structure.from_dict(d) if isinstance(d, dict) else d for d in path["images"]]
+    )
+    i = r["ts_index"]
+    interior = 0 < i < len(images) - 1
+    modes, overlap, atoms = None, None, None
+    if s.modes and interior:
+        atoms = mode_atoms(images[i], n_slab)
+        tangent = images[i + 1].cart_coords - images[i - 1].cart_coords
+        modes, overlap = ts_modes(images[i], build_calculator(**calculator), atoms, tangent)
+    e_is = path["initial_energy"]
+    checked = analyse_path(
+        r["reaction"],
+        r["environment"],
+        [e_is + x for x in r["energies"]],
+        e_is,
+        path["final_energy"],
+        r["ts_max_force"],
+        s.fmax,
+        path_A=r["path_A"],
+        converged=r["converged"],
+        imaginary_modes_cm=modes,
+    ).as_dict()
+    fields = BarrierResult.__dataclass_fields__
+    result = BarrierResult(
+        **{k: v for k, v in r.items() if k in fields} | {k: checked[k] for k in CHECKED_FIELDS}
+    )
+    calls = CALC_TIMER.calls - calls0
+    result.force_calls = (r.get("force_calls") or 0) + calls
+    result.seconds = (r.get("seconds") or 0.0) + time.perf_counter() - t0
+    result.force_calls_by_step = {**(r.get("force_calls_by_step") or {}), "ts_modes": calls}
+    result.mode_atoms = None if atoms is None else len(atoms)
+    result.mode_path_overlap = overlap
+    return {**path, "result": result.as_dict()}
 
 
 # ------------------------------------------------------------------------------ flow
@@ -565,10 +661,15 @@ def barrier_flow(
             t.initial, t.n_slab, t.reactant, t.environment, calc, settings.as_dict()
         )
         j.name = f"barrier {t.reactant} ({t.environment})"
-        j.set_uuid(str(uuid.uuid5(_NAMESPACE, _key(t, calc, settings))))
+        key = _key(t, calc, settings)
+        j.set_uuid(str(uuid.uuid5(_NAMESPACE, key)))
         j.metadata = {"lis_dft_key": f"barrier/{t.reactant}/{t.environment}"}
-        jobs.append(j)
-        index[(t.reactant, t.environment)] = j.uuid
+        c = ts_check(j.output, t.n_slab, calc)
+        c.name = f"TS check {t.reactant} ({t.environment})"
+        c.set_uuid(str(uuid.uuid5(_NAMESPACE, f"{key}/ts-check/{MODE_REVISION}")))
+        c.metadata = {"lis_dft_key": f"barrier/{t.reactant}/{t.environment}/ts-check"}
+        jobs += [j, c]
+        index[(t.reactant, t.environment)] = c.uuid
     return Flow(jobs, name="lis-dft barriers"), index
 
 
