@@ -40,6 +40,15 @@ def test_a_converged_interior_maximum_is_a_saddle():
     assert "412i" in r.verdict
 
 
+@pytest.mark.parametrize(("overlap", "saddle"), [(0.9, True), (0.6, True), (0.02, False)])
+def test_the_one_imaginary_mode_must_lie_along_the_path(overlap, saddle):
+    r = _analyse([0.0, 0.4, 0.8, 0.3], imaginary_modes_cm=[74.0], mode_path_overlap=overlap)
+    assert r.is_saddle is saddle
+    assert r.mode_path_overlap == overlap
+    if not saddle:
+        assert "lies across the path" in r.verdict
+
+
 @pytest.mark.parametrize(
     ("energies", "ts_force", "modes", "why"),
     [

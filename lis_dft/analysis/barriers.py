@@ -32,6 +32,9 @@ ENDPOINT_TOL = 0.02
 #: an interior maximum less than this (eV) above an end point is no barrier (numerical
 #: ripple of a monotonic path, e.g. a bond dissociation in vacuum)
 RIPPLE = 0.05
+#: the one imaginary mode of a saddle of the path must lie along it: |cos| with the
+#: tangent at least this (a soft mode across the path is another saddle's, or noise)
+MIN_PATH_OVERLAP = 0.5
 
 
 @dataclass
@@ -90,6 +93,7 @@ def analyse_path(
     converged: bool = True,
     tol: float = ENDPOINT_TOL,
     imaginary_modes_cm: list[float] | None = None,
+    mode_path_overlap: float | None = None,
 ) -> BarrierResult:
     """Check one path and measure its barriers.
 
@@ -113,6 +117,9 @@ def analyse_path(
         End images must match the relaxed end points within this (eV).
     imaginary_modes_cm
         Imaginary modes at the highest image (cm^-1), None if not computed.
+    mode_path_overlap
+        |cos| between the largest imaginary mode and the path tangent, None if unknown;
+        below :data:`MIN_PATH_OVERLAP` the one imaginary mode is not the reaction's.
 
     Raises
     ------
@@ -168,11 +175,17 @@ def analyse_path(
         )
     elif imaginary_modes_cm is not None and len(modes) != 1:
         verdict = f"not a first-order saddle: {len(modes)} imaginary modes"
+    elif modes and mode_path_overlap is not None and mode_path_overlap < MIN_PATH_OVERLAP:
+        verdict = (
+            f"not a saddle of this path: its one imaginary mode ({modes[0]:.0f}i cm⁻¹) lies "
+            f"across the path (overlap {mode_path_overlap:.2f} < {MIN_PATH_OVERLAP})"
+        )
     else:
         verdict = "saddle: converged climbing image" + (
             f", one imaginary mode ({modes[0]:.0f}i cm⁻¹)" if modes else ""
         )
     return BarrierResult(
+        mode_path_overlap=mode_path_overlap,
         reaction=reaction,
         environment=environment,
         energies=[float(x) for x in rel],

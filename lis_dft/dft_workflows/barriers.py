@@ -66,9 +66,9 @@ EV_TO_CM = 8065.544
 IMAGINARY_NOISE_CM = 50.0
 #: Å: free slab atoms this close to the adsorbate join the TS modes (see :func:`ts_check`)
 MODE_RADIUS = 4.5
-#: revision of the transition-state check (part of its job identity); 2: surface
-#: neighbours in the modes, and the largest imaginary mode's overlap with the path
-MODE_REVISION = 2
+#: revision of the transition-state check (part of its job identity); 3: surface
+#: neighbours in the modes, and the one imaginary mode must lie along the path
+MODE_REVISION = 3
 #: optimizer steps after which a final-state candidate whose Li fell back is dropped
 PROBE_STEPS = 40
 #: NEB optimizers (see :func:`_neb_optimizers`)
@@ -481,6 +481,7 @@ def delithiation_barrier(
 
 #: what the TS check decides (the rest of the path's result is kept as computed)
 CHECKED_FIELDS = (
+    "mode_path_overlap",
     "verdict",
     "is_saddle",
     "imaginary_modes_cm",
@@ -499,8 +500,10 @@ def ts_check(path: dict[str, Any], n_slab: int, calculator: dict[str, Any]) -> d
     reruns on stored paths without recomputing them. The modes are those of the
     adsorbate and of the free slab atoms within :data:`MODE_RADIUS` of it: with the
     adsorbate alone the Li2S/LiI(100) climbing image showed no imaginary mode, with its
-    surface neighbours one (76i cm^-1 within 3.5 Å, 74i within 4.5 Å), the surface atoms
-    moving with the Li. Returns the path's output with the result re-analysed.
+    surface neighbours one (76i cm^-1 within 3.5 Å, 74i within 4.5 Å), but across the
+    path (overlap 0.02 with the tangent): a soft mode of the surface, not the Li's hop,
+    which the verdict now says (:data:`lis_dft.analysis.barriers.MIN_PATH_OVERLAP`).
+    Returns the path's output with the result re-analysed.
     """
     from lis_dft.analysis.barriers import BarrierResult
     from lis_dft.dft_workflows.calculators import CALC_TIMER, build_calculator
@@ -531,6 +534,7 @@ def ts_check(path: dict[str, Any], n_slab: int, calculator: dict[str, Any]) -> d
         path_A=r["path_A"],
         converged=r["converged"],
         imaginary_modes_cm=modes,
+        mode_path_overlap=overlap,
     ).as_dict()
     fields = BarrierResult.__dataclass_fields__
     result = BarrierResult(
@@ -541,7 +545,6 @@ def ts_check(path: dict[str, Any], n_slab: int, calculator: dict[str, Any]) -> d
     result.seconds = (r.get("seconds") or 0.0) + time.perf_counter() - t0
     result.force_calls_by_step = {**(r.get("force_calls_by_step") or {}), "ts_modes": calls}
     result.mode_atoms = None if atoms is None else len(atoms)
-    result.mode_path_overlap = overlap
     return {**path, "result": result.as_dict()}
 
 
