@@ -66,6 +66,10 @@ def parse_vasp_study(
         results = build_results(
             record, vasp_calculator_info(campaign), settings, provenance(), source="vasp"
         )
+        if meta.get("seeded_from"):  # VASP beside the potential that chose the configurations
+            from lis_dft.analysis.sources import compare_seeded
+
+            results["seeded_comparison"] = compare_seeded(meta["seeded_from"], results)
     return {
         "parsed": [p.as_dict() for p in parsed],
         "record": record,
