@@ -474,7 +474,8 @@ def _barriers_section() -> list[str]:
     total = sum(r.get("seconds") or 0 for r in rows)
     lines += [
         "",
-        f"All paths: {total:.0f} s of job time (target: 300 s on 2 cores alone).",
+        f"All paths: {total:.0f} s of job time as the run recorded it (with whatever shared "
+        "the machine; target: 300 s on 2 cores alone; timings alone in docs/methods.md).",
         "",
     ]
     return lines + _neb_comparison_lines()
