@@ -15,6 +15,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+import networkx as nx
 import pytest
 from jobflow import run_locally
 from pymatgen.io.vasp import Poscar, Vasprun
@@ -52,7 +53,14 @@ def test_the_vasp_flow_enumerates_the_campaigns_calculations(study, tmp_path):
     flow = VaspStudyMaker().make(specs)
     campaign = write_campaign(study, tmp_path / "campaign")
     names = [c.name for c in campaign.calculations if c.kind != "analysis"]
-    assert [j.name for j in flow.jobs[:-1]] == names
+    relaxations = [j for j in flow.jobs[:-1] if not j.name.startswith("after ")]
+    assert [j.name for j in relaxations] == names
+    # the campaign's dependencies: an adsorbate slab waits for its slab and its molecule
+    uuid = {j.name: j.uuid for j in relaxations}
+    for c in campaign.calculations:
+        for d in c.depends_on if c.kind != "analysis" else []:
+            assert nx.has_path(flow.graph, uuid[d], uuid[c.name]), (d, c.name)
+    assert sum(bool(c.depends_on) for c in campaign.calculations if c.kind == "adslab") > 0
     assert len(set(names)) == len(names)  # the bulk Li2S and the gas-phase Li2S(g) apart
     assert {"Li2S", "Li2S(g)"} <= set(names)
     assert flow.jobs[-1].name == "parse vasp study"

@@ -9,11 +9,10 @@ with the paper's input set (:func:`lis_dft.vasp.sets.input_generator`), then one
 (:func:`lis_dft.vasp.parse.parse_calculation`, the rules of ``lis-dft parse``) and builds
 the energy record and results.json's content from the trusted ones.
 
-Dependencies: every relaxation is independent (an adsorbate slab starts from its own
-geometry, not from the relaxed clean slab's outputs), and the parse job depends on all of
-them, as the campaign's ``analysis`` entry does; jobflow orders jobs by the data they
-consume, so the campaign's ``afterok`` on the slab and the molecule has no counterpart
-here (it only orders a scheduler queue).
+Dependencies are the campaign's: an adsorbate slab's relaxation waits (a small
+:func:`after` job) for its clean slab and its molecule, as ``afterok`` makes it wait in a
+scheduler queue, and the parse job depends on every relaxation, as the campaign's
+``analysis`` entry does.
 
 Run it through jobflow: ``run_locally``, or on a cluster with jobflow-remote
 (:func:`submit_vasp_study`, the project of ``lis-dft remote-project``).
@@ -36,6 +35,16 @@ def _local_path(dir_name: str) -> str:
     """atomate2's ``dir_name`` is ``host:/path``; the path."""
     host, sep, path = dir_name.partition(":")
     return path if sep and "/" not in host else dir_name
+
+
+@job
+def after(structure: Structure, finished: list[str]) -> Structure:
+    """``structure``, once the calculations whose folders are ``finished`` have run.
+
+    The campaign's ``afterok`` as a jobflow dependency: an adsorbate slab starts after its
+    clean slab and its molecule (and not at all if one of them failed).
+    """
+    return structure
 
 
 @job(name="parse vasp study")
@@ -100,19 +109,25 @@ class VaspStudyMaker(Maker):
         """The Flow of ``specs`` (the campaign's calculations and their structures)."""
         from atomate2.vasp.jobs.core import RelaxMaker
 
-        relaxations = []
+        relaxations, by_name, waits = [], {}, []
         for calc, structure in specs:
             generator = input_generator(calc.kind, structure, self.settings, calc.n_slab)
-            relaxations.append(
-                RelaxMaker(name=calc.name, input_set_generator=generator).make(structure)
-            )
+            start: Any = structure
+            if calc.depends_on:  # the campaign's afterok: wait for those calculations
+                wait = after(structure, [by_name[d].output.dir_name for d in calc.depends_on])
+                wait.name = f"after {', '.join(calc.depends_on)}: {calc.name}"
+                waits.append(wait)
+                start = wait.output
+            job_ = RelaxMaker(name=calc.name, input_set_generator=generator).make(start)
+            relaxations.append(job_)
+            by_name[calc.name] = job_
         parse = parse_vasp_study(
             [asdict(c) for c, _ in specs],
             [j.output.dir_name for j in relaxations],
             self.settings.as_dict(),
             meta or {},
         )
-        return Flow([*relaxations, parse], output=parse.output, name=self.name)
+        return Flow([*waits, *relaxations, parse], output=parse.output, name=self.name)
 
 
 def vasp_flow_from_run(
