@@ -450,7 +450,7 @@ def delithiation_barrier(
     ts = images[i_ts]
     ts_atoms = _atoms(ts)
     ts_atoms.calc = calc
-    ts_force = float(np.linalg.norm(ts_atoms.get_forces(), axis=1).max())
+    ts_force = _max_atom_force(ts_atoms.get_forces())
     coordinate = path_coordinate([im.cart_coords for im in images])
     result = analyse_path(
         reaction_label(reactant),
