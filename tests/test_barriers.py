@@ -198,6 +198,19 @@ def test_surface_final_states_detach_the_li_nearest_first(small_slab):
         )
 
 
+def test_surface_final_states_fall_back_to_the_farthest_site(small_slab):
+    n_slab = len(small_slab)
+    placement = adsorbate_placements(small_slab, build_molecule("Li2S"), "Li2S")[0]
+    assert all(c.rule == "nearest site" for c in surface_final_states(placement.structure, n_slab))
+    cands = surface_final_states(placement.structure, n_slab, min_li_s=100.0)  # none that far
+    assert cands and all(c.rule.startswith("fallback") for c in cands)
+    d = [li_detached(c.structure, c.li_index, n_slab) for c in cands]
+    assert d == sorted(d, reverse=True) and d[-1] > DETACHED_LI_S
+    assert cands[0].as_dict()["rule"] == "fallback: farthest site"
+    with pytest.raises(ValueError, match="larger supercell"):
+        surface_final_states(placement.structure, n_slab, min_li_s=100.0, min_contact=100.0)
+
+
 def test_surface_paths_start_on_the_reduced_model(paper_slab):
     from lis_dft.dft_workflows.barriers import reduced_initial
     from lis_dft.structures.reduced import ReducedModel

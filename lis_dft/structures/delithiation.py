@@ -27,13 +27,17 @@ surface
     (5.8 and 4.7 Å after relaxation). With 5 Å those four failed tries cost 389 force
     calls, a quarter of the two surface paths' calls.
 
+    If no site is that far (a small cell, or a molecule spread over the surface), the
+    sites more than :data:`DETACHED_LI_S` Å from every S come instead, farthest first,
+    and the candidate says so (``rule`` "fallback: farthest site").
+
 Every candidate carries what was chosen (Li index, site label, displacement), so the
 choice is recorded with the barrier.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from pymatgen.core import Structure
@@ -61,10 +65,16 @@ class FinalState:
     li_index: int
     site: str
     displacement: float  # Å the Li moves from the initial state
+    rule: str = "nearest site"
 
     def as_dict(self) -> dict[str, object]:
         """Record of the choice (no structure)."""
-        return {"li_index": self.li_index, "site": self.site, "displacement_A": self.displacement}
+        return {
+            "li_index": self.li_index,
+            "site": self.site,
+            "displacement_A": self.displacement,
+            "rule": self.rule,
+        }
 
 
 def _adsorbate_indices(structure: Structure, n_slab: int, element: str) -> list[int]:
@@ -134,22 +144,27 @@ def surface_final_states(
         raise ValueError(f"The adsorbate of {adslab.composition.formula} has no Li-S bond.")
     slab = Structure.from_sites(adslab.sites[:n_slab])
     sites = surface_sites(slab, symm_reduce=0.0)
-    out = []
+    near, far = [], []  # (candidate, Li-S distance) beyond min_li_s / beyond DETACHED_LI_S
     for i in li:
         others = [k for k in range(len(adslab)) if k != i]
         for label, pos in sites:
             p = np.array(pos, dtype=float)
             p[2] += li_height
-            if min(_distance(adslab, j, p) for j in s) < min_li_s:
+            d_s = min(_distance(adslab, j, p) for j in s)
+            if d_s <= DETACHED_LI_S:
                 continue
             if min(_distance(adslab, k, p) for k in others) < min_contact:
                 continue
             moved = adslab.copy()
             moved.replace(i, "Li", p, coords_are_cartesian=True, properties=adslab[i].properties)
-            out.append(FinalState(moved, i, label, _distance(adslab, i, p)))
-    if not out:
-        raise ValueError(
-            f"No surface site is {min_li_s} Å from the molecule's S and {min_contact} Å from "
-            "every other atom: use a larger supercell."
-        )
-    return sorted(out, key=lambda f: (f.displacement, f.li_index, f.site))
+            cand = FinalState(moved, i, label, _distance(adslab, i, p))
+            (near if d_s >= min_li_s else far).append((cand, d_s))
+    if near:
+        return sorted((c for c, _ in near), key=lambda f: (f.displacement, f.li_index, f.site))
+    if far:
+        far.sort(key=lambda x: (-x[1], x[0].displacement, x[0].li_index, x[0].site))
+        return [replace(c, rule="fallback: farthest site") for c, _ in far]
+    raise ValueError(
+        f"No surface site is more than {DETACHED_LI_S} Å from the molecule's S and "
+        f"{min_contact} Å from every other atom: use a larger supercell."
+    )
