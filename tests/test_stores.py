@@ -47,3 +47,36 @@ def test_a_long_command_keeps_sections_another_added_meanwhile(tmp_path):
     mine = {"schema_version": "1.0", "verification": "stale"}
     out = with_latest_sections(mine, tmp_path, own="verification")
     assert out["barriers"] == [1] and out["verification"] == "stale"
+
+
+def test_many_updates_write_what_a_fresh_reader_sees(tmp_path):
+    """The mirror that spares re-reading the file must write exactly the documents stored."""
+    from lis_dft.dft_workflows.stores import AtomicJSONStore
+
+    path = tmp_path / "docs.json"
+    store = AtomicJSONStore(str(path), read_only=False, key="uuid")
+    store.connect()
+    for i in range(5):
+        store.update([{"uuid": f"u{i}", "index": 1, "value": i}])
+    two = [{"uuid": "u2", "index": 1, "value": 20}, {"uuid": "u5", "index": 1, "value": 5}]
+    store.update(two)
+    other = AtomicJSONStore(str(path), read_only=False, key="uuid")
+    other.connect()
+    other.update([{"uuid": "v", "index": 1, "value": -1}])  # another process writes
+    store.update([{"uuid": "u4", "index": 1, "value": 40}])  # sees and keeps it
+    fresh = AtomicJSONStore(str(path), read_only=True, key="uuid")
+    fresh.connect()
+    got = {(d["uuid"], d["index"]): d["value"] for d in fresh.query()}
+    assert got == {
+        ("u0", 1): 0,
+        ("u1", 1): 1,
+        ("u2", 1): 20,
+        ("u5", 1): 5,
+        ("u3", 1): 3,
+        ("u4", 1): 40,
+        ("v", 1): -1,
+    }
+    store.remove_docs({"uuid": "u0"})
+    fresh = AtomicJSONStore(str(path), read_only=True, key="uuid")
+    fresh.connect()
+    assert {d["uuid"] for d in fresh.query()} == {"u1", "u2", "u3", "u4", "u5", "v"}

@@ -13,6 +13,8 @@ has real minima, so relaxations converge. Forces and stress are analytic.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 from ase.data import covalent_radii
@@ -36,6 +38,7 @@ ALPHA = 1.6  # 1/Å, Morse stiffness
 SWITCH_ON, SWITCH_OFF = 1.2, 1.5  # cutoff window in units of r0: bonded neighbours only
 
 
+@cache
 def _element_params(z: int) -> tuple[float, float, float]:
     """Return (e0, D, chi) for atomic number z, deterministic for every element."""
     el = Element.from_Z(int(z))
@@ -57,17 +60,17 @@ class MockCalculator(Calculator):
         atoms = self.atoms
         numbers = atoms.numbers
         uniq = np.unique(numbers)
-        params = {int(z): _element_params(z) for z in uniq}
-        e0 = np.array([params[int(z)][0] for z in numbers])
+        table = np.zeros((int(uniq.max()) + 1, 3))  # (e0, D, chi) by atomic number
+        for z in uniq:
+            table[z] = _element_params(int(z))
+        e0 = table[numbers, 0]
         r0_max = 2 * max(covalent_radii[int(z)] for z in uniq)
         cutoff = SWITCH_OFF * r0_max
         i, j, d, vec = _pairs(atoms, cutoff)
         zi, zj = numbers[i], numbers[j]
         r0 = covalent_radii[zi] + covalent_radii[zj]
-        di = np.array([params[int(z)][1] for z in zi])
-        dj = np.array([params[int(z)][1] for z in zj])
-        xi = np.array([params[int(z)][2] for z in zi])
-        xj = np.array([params[int(z)][2] for z in zj])
+        di, dj = table[zi, 1], table[zj, 1]
+        xi, xj = table[zi, 2], table[zj, 2]
         depth = np.sqrt(di * dj) * (1 + 0.5 * np.abs(xi - xj))
         ex = np.exp(-ALPHA * (d - r0))
         morse = depth * ((1 - ex) ** 2 - 1)
@@ -84,9 +87,11 @@ class MockCalculator(Calculator):
         dpair = dmorse * fc + morse * dfc  # dE/dr for each (i, j) pair, counted twice
         energy = e0.sum() + 0.5 * pair.sum()
         fvec = (0.5 * dpair / d)[:, None] * vec  # force on j from the pair, along r_ij
-        forces = np.zeros((len(atoms), 3))
-        np.add.at(forces, i, fvec)
-        np.add.at(forces, j, -fvec)
+        n = len(atoms)
+        forces = np.stack(
+            [np.bincount(i, fvec[:, k], n) - np.bincount(j, fvec[:, k], n) for k in range(3)],
+            axis=1,
+        )
         self.results["energy"] = float(energy)
         self.results["free_energy"] = float(energy)
         self.results["forces"] = forces
