@@ -170,3 +170,15 @@ def test_sevennet_calculators_share_the_model_but_not_their_results():
         t.join()
     assert got == pytest.approx(alone, abs=1e-6)
     assert one.results["energy"] == pytest.approx(alone[0])  # not overwritten by two
+
+
+def test_a_recorded_spec_is_rebuilt_and_changed_weights_are_refused(tmp_path):
+    """A run's ``settings.calculator`` gives its spec back; other weights under its name do not."""
+    spec = CalculatorSpec("mock", "none")
+    assert CalculatorSpec.from_dict(spec.as_dict()) == spec
+    pytest.importorskip("sevenn")
+    shipped = CalculatorSpec("sevennet", "zero", {"model": "lis-dft-mf-0-ft2"})
+    record = shipped.as_dict()
+    assert "model_sha256" in record and CalculatorSpec.from_dict(record) == shipped
+    with pytest.raises(CalculatorError, match="changed since that run"):
+        CalculatorSpec.from_dict({**record, "model_sha256": "0" * 64})

@@ -217,6 +217,26 @@ class CalculatorSpec:
             "calculator_kwargs": {"name": self.name, "d3": self.d3, **self.kwargs},
         }
 
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> CalculatorSpec:
+        """The spec of a recorded :meth:`as_dict` (a run's ``settings.calculator``).
+
+        Raises
+        ------
+        CalculatorError
+            If the record names weights by file and the file's sha256 is no longer the
+            recorded one (the weights changed since the run).
+
+        """
+        spec = cls(record["name"], record.get("d3", "auto"), dict(record.get("kwargs") or {}))
+        want = record.get("model_sha256")
+        if want is not None and spec.as_dict().get("model_sha256") != want:
+            raise CalculatorError(
+                f"The weights of {spec.label} are not the ones recorded (sha256 {want[:12]}...): "
+                "they changed since that run; rerun it or restore those weights."
+            )
+        return spec
+
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form (used for hashing job identities).
 
