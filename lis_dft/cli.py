@@ -177,11 +177,19 @@ def run(
     race_rounds: Annotated[
         str,
         typer.Option(
-            help="Adsorbate screening: '0' ranks placements by one single-point energy each "
-            "(fast); '20,10' races their relaxations (20 steps for all, 10 more for the "
-            "best --race-keep fraction) and finds deeper minima at ~3x the force calls.",
+            help="Adsorbate screening: '10,10' (default) races the placements' relaxations "
+            "(10 steps for all, 10 more for the best --race-keep fraction, then the "
+            "--top-k best are relaxed on the study's slab); '0' ranks them by one "
+            "single-point energy each (cheaper; on LiI(100) it misses the lowest minima).",
         ),
-    ] = "0",
+    ] = "10,10",
+    screen_slab: Annotated[
+        str,
+        typer.Option(
+            help="Where the screen runs: 'small' (default: 2x2x2 cells of the same surface, "
+            "64 atoms for LiI(100), the finalists carried onto the study's slab) or 'study'.",
+        ),
+    ] = "small",
     race_keep: Annotated[
         float,
         typer.Option(help="Fraction of placements kept after each race round.", min=0.01, max=1.0),
@@ -230,6 +238,7 @@ def run(
         steps=steps,
         top_k=top_k,
         race=parse_race_rounds(race_rounds, race_keep),
+        screen_slab=screen_slab,
         catalyst=catalyst,
         miller=tuple(miller) if miller else None,
         adsorbates=parse_species(species),

@@ -153,3 +153,37 @@ def test_out_dir_not_writable(tmp_path):
     result = runner.invoke(app, ["run", "-c", "mock", "--out", str(blocker / "run")])
     assert result.exit_code == 2
     assert "Cannot create output directory" in result.output.replace("\n", " ")
+
+
+def test_the_screen_runs_on_a_smaller_slab_and_relaxes_on_the_study_slab(tmp_path):
+    """A 3x3x2 study screens on 2x2x2 and carries its finalists onto the 3x3x2 slab."""
+    out = tmp_path / "run"
+    args = mock_run_args(out, "--supercell", "3", "3", "2", "--fixed-layers", "2")
+    result = runner.invoke(app, [*args, "--species", "Li2S", "--race-rounds", "2,2"])
+    assert result.exit_code == 0, result.output
+    docs = json.loads((out / "store" / "jobs.json").read_text())
+    by_key = {d["metadata"]["lis_dft_key"]: d for d in docs if d.get("metadata")}
+    n_small = len(by_key["slab/screen-relax"]["output"]["structure"]["sites"])
+    n_study = len(by_key["slab/relax"]["output"]["structure"]["sites"])
+    assert (n_small, n_study) == (64, 144)
+    screen = by_key["screen/Li2S"]["output"]
+    assert screen["screen_slab"] == {"n_atoms": 64, "carried_to_study_slab": True}
+    assert len(by_key["adslab/Li2S/0"]["output"]["structure"]["sites"]) == n_study + 3
+    res = json.loads((out / "results.json").read_text())
+    assert res["settings"]["screen_slab"] == "small"
+    assert "smaller screening slab" in (out / "report.md").read_text()
+    # the old way: screen on the study slab itself, no extra slab
+    out2 = tmp_path / "run2"
+    args = mock_run_args(out2, "--supercell", "3", "3", "2", "--fixed-layers", "2")
+    result = runner.invoke(
+        app, [*args, "--species", "Li2S", "--race-rounds", "0", "--screen-slab", "study"]
+    )
+    assert result.exit_code == 0, result.output
+    keys = {
+        d["metadata"]["lis_dft_key"]
+        for d in json.loads((out2 / "store" / "jobs.json").read_text())
+        if d.get("metadata")
+    }
+    assert "slab/screen-relax" not in keys
+    bad = runner.invoke(app, [*mock_run_args(tmp_path / "bad"), "--screen-slab", "tiny"])
+    assert bad.exit_code != 0 and "--screen-slab must be one of small, study" in bad.output

@@ -28,6 +28,7 @@ def _placements(n: int = 4) -> dict:
         atoms.center(vacuum=6.0)
         atoms.rattle(stdev=0.08 + 0.04 * i, seed=i)
         atoms.set_constraint(FixAtoms(indices=[0]))
+        atoms.info["id"] = f"p{i}"
         out[f"p{i}"] = atoms
     return out
 
@@ -111,3 +112,25 @@ def test_cli_rejects_bad_race_rounds(tmp_path):
     assert result.exit_code == 2
     assert "--race-rounds 'ten'" in result.output.replace("\n", " ")
     assert not out.exists()
+
+
+def test_the_race_spends_its_finalists_on_sound_placements():
+    """With a soundness test, sound racers rank before lower unsound ones."""
+    plain = race_relaxations(
+        _placements(4), MockCalculator(), top_k=2, schedule=RaceSchedule((2,)), finish=False
+    )
+    lowest = [r.config_id for r in plain.finalists]
+    torn = set(lowest[:1])  # pretend the lowest one fell apart
+    result = race_relaxations(
+        _placements(4),
+        MockCalculator(),
+        top_k=2,
+        schedule=RaceSchedule((2,)),
+        finish=False,
+        sound=lambda atoms: atoms.info["id"] not in torn,
+    )
+    chosen = [r.config_id for r in result.finalists]
+    assert chosen[0] == lowest[1] and chosen[1] not in torn  # sound ones first
+    summary = {r["id"]: r for r in result.summary()}
+    assert all(summary[k]["sound"] is (k not in torn) for k in summary)
+    assert all(r["sound"] is None for r in plain.summary())  # no test, no verdict

@@ -118,3 +118,99 @@ def test_single_atom_adsorbate(small_slab):
     assert len({p.site for p in placements}) == len(
         placements
     )  # orientations collapse for one atom
+
+
+def test_the_screening_slab_is_smaller_with_its_fixed_layers_scaled():
+    from lis_dft.structures.slab import screening_supercell
+
+    assert screening_supercell((3, 3, 3), 3) == ((2, 2, 2), 2)
+    assert screening_supercell((4, 3, 2), 2) == ((2, 2, 2), 2)
+    assert screening_supercell((2, 2, 1), 1) == ((2, 2, 1), 1)  # already small: itself
+    assert screening_supercell((3, 3, 3), 0) == ((2, 2, 2), 0)
+
+
+def _surroundings(structure, n_slab, k=6):
+    """(species, distance) of the k surface atoms nearest each adsorbate atom."""
+    out = []
+    for i in range(n_slab, len(structure)):
+        d = sorted(
+            (round(structure.get_distance(i, j), 4), structure[j].specie.symbol)
+            for j in range(n_slab)
+        )[:k]
+        out.append(d)
+    return out
+
+
+def test_an_adsorbate_carried_to_the_study_slab_keeps_its_shape_and_site(paper_slab):
+    from lis_dft.structures.adsorbates import carry_adsorbate
+
+    small = lii_100_slab(supercell=(2, 2, 2), fixed_layers=2)
+    for p in adsorbate_placements(small, build_molecule("Li2S2"), "Li2S2")[::3]:
+        s = p.structure.copy()
+        s.translate_sites(
+            list(range(len(small), len(s))), [0.3, -0.2, 0.4], to_unit_cell=False, frac_coords=False
+        )  # a relaxed-looking, off-site geometry
+        out = carry_adsorbate(s, len(small), paper_slab)
+        assert len(out) == len(paper_slab) + 4
+        assert out.species[len(paper_slab) :] == s.species[len(small) :]
+        got, want = _surroundings(out, len(paper_slab)), _surroundings(s, len(small))
+        for g, w in zip(got, want, strict=True):
+            assert [x[1] for x in g] == [x[1] for x in w]
+            assert np.allclose([x[0] for x in g], [x[0] for x in w], atol=1e-3)
+        ads = out.cart_coords[len(paper_slab) :]
+        assert np.allclose(
+            np.linalg.norm(ads[0] - ads[1:], axis=1),
+            np.linalg.norm(s.cart_coords[len(small)] - s.cart_coords[len(small) + 1 :], axis=1),
+            atol=1e-3,
+        )
+        sd = out.site_properties["selective_dynamics"]
+        assert sd[: len(paper_slab)] == paper_slab.site_properties["selective_dynamics"]
+        assert all(all(x) for x in sd[len(paper_slab) :])
+
+
+def test_an_adsorbate_is_not_carried_onto_another_surface(small_slab):
+    from pymatgen.core import Lattice, Structure
+
+    from lis_dft.structures.adsorbates import carry_adsorbate
+    from lis_dft.structures.slab import catalyst_slab
+
+    p = adsorbate_placements(small_slab, build_molecule("Li2S"), "Li2S")[0]
+    nacl = catalyst_slab(
+        Structure.from_spacegroup(
+            "Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+        ),
+        (1, 0, 0),
+        (2, 2, 1),
+        12.0,
+        1,
+    )
+    with pytest.raises(ValueError, match="surfaces do not match"):
+        carry_adsorbate(p.structure, len(small_slab), nacl)
+
+
+def test_the_surface_under_a_carried_adsorbate_comes_along(paper_slab):
+    """With surface_radius, the study slab's atoms near the adsorbate move like their twins."""
+    from lis_dft.structures.adsorbates import carry_adsorbate
+
+    small = lii_100_slab(supercell=(2, 2, 2), fixed_layers=2)
+    p = adsorbate_placements(small, build_molecule("Li2S"), "Li2S")[0]
+    n = len(small)
+    s = p.structure.copy()
+    ads = s.cart_coords[n:]
+    top = [i for i in range(n) if s.cart_coords[i, 2] > s.cart_coords[:n, 2].max() - 0.5]
+    near = min(top, key=lambda i: np.linalg.norm(s.cart_coords[i] - ads[0]))
+    kick = np.array([0.1, -0.05, 0.3])
+    s.translate_sites([near], kick, frac_coords=False, to_unit_cell=False)
+    plain = carry_adsorbate(s, n, paper_slab, reference=small)
+    moved = carry_adsorbate(s, n, paper_slab, reference=small, surface_radius=5.0)
+    m = len(paper_slab)
+    assert np.allclose(plain.cart_coords[m:], moved.cart_coords[m:])  # the adsorbate alike
+    d = moved.cart_coords[:m] - plain.cart_coords[:m]
+    changed = np.flatnonzero(np.linalg.norm(d, axis=1) > 1e-6)
+    assert len(changed) == 1 and np.allclose(d[changed[0]], kick, atol=1e-6)
+    twin = changed[0]  # the kicked atom's twin: same species, same place under the adsorbate
+    assert moved[twin].specie == s[near].specie
+    assert (
+        np.linalg.norm(plain[twin].coords - (s[near].coords - kick - ads[0] + plain.cart_coords[m]))
+        < 1e-3
+    )

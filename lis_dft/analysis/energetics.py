@@ -257,6 +257,7 @@ def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "screen_eV": c.get("screen_energy"),
                     "race_eV": c.get("race_energy"),
                     "eliminated_after_round": c.get("eliminated_after_round"),
+                    "race_sound": c.get("race_sound"),
                     "relaxed": bool(c.get("relaxed")),
                     "energy": e_a,
                     "converged": c.get("converged"),

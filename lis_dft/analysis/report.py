@@ -133,7 +133,13 @@ def _barrier_section(results: dict[str, Any]) -> list[str]:
         )
     chosen = [
         f"{r['reaction']} on {r['environment']}: Li {c['li_index']} to {c['site']} "
-        f"({c['displacement_A']:.2f} Å)"
+        f"({c['displacement_A']:.2f} Å"
+        + (
+            f"; {c['rule']}: no site {r['settings'].get('min_li_s')} Å from S in this cell"
+            if c.get("rule", "").startswith("fallback")
+            else ""
+        )
+        + ")"
         for r in rows
         if r["environment"] != "vacuum" and (c := (r.get("final_state") or {}).get("chosen"))
     ]
@@ -296,11 +302,18 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
             f"| {ads} | {_fmt(v['eV'])} | {v['best_config']} | {len(v['configs'])} | {n_relaxed} | "
             f"{_flag(v.get('best_config_intact'))} | {_flag(v.get('best_config_surface_intact'))} | {dft} |"
         )
+    small = (results.get("settings") or {}).get("screen_slab") == "small"
     lines += [
         "",
         "Every configuration tried (single point: the placement as built; race: where its "
         "relaxation stood when it was dropped from the screening race, see docs/methods.md; "
-        "relaxed: converged relaxation of the finalists):",
+        + (
+            "both on the smaller screening slab of the same surface, whose finalists were "
+            "carried onto the study's slab; "
+            if small
+            else ""
+        )
+        + "relaxed: converged relaxation of the finalists on the study's slab):",
         "",
         "| adsorbate | config | site | single-point E_A (eV) | race E_A (eV) | dropped after round | relaxed E_A (eV) | integrity |",
         "|---|---|---|---|---|---|---|---|",

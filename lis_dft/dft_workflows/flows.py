@@ -20,11 +20,15 @@ from jobflow import Flow, Job, Maker
 from lis_dft.dft_workflows.calculators import CalculatorSpec
 from lis_dft.dft_workflows.jobs import build_slab, collect_energies, relax_summary, screen_adsorbate
 from lis_dft.dft_workflows.optimizers import optimizer_class
-from lis_dft.dft_workflows.screening import RaceSchedule
+from lis_dft.dft_workflows.screening import DEFAULT_RACE, RaceSchedule
+from lis_dft.errors import ParameterError
 from lis_dft.structures.catalog import ADSORBATES, SlabSettings, StudyStructures
 from lis_dft.structures.molecules import boxed
+from lis_dft.structures.slab import screening_supercell
 from lis_dft.system import DEFAULT_CATALYST
 
+#: where the adsorbate screen runs: a smaller slab of the same surface, or the study's
+SCREEN_SLABS = ("small", "study")
 _NAMESPACE = uuid.UUID("5b0f3c1e-7d2a-4f1b-9a51-6c1f2b7e9d10")
 
 
@@ -38,11 +42,18 @@ class StudySettings:
     steps: int = 300
     optimizer: str = "BFGS"
     top_k: int = 2
-    race: RaceSchedule = field(default_factory=RaceSchedule)
+    race: RaceSchedule = field(default_factory=lambda: DEFAULT_RACE)
+    screen_slab: str = "small"  # "small" (screening_supercell) or "study"
     box_vacuum: float = 15.0
     adsorbates: tuple[str, ...] = ADSORBATES
     catalyst: str = DEFAULT_CATALYST
     miller: tuple[int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.screen_slab not in SCREEN_SLABS:
+            raise ParameterError(
+                f"--screen-slab must be one of {', '.join(SCREEN_SLABS)}, got {self.screen_slab!r}."
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form for provenance and hashing."""
@@ -138,14 +149,38 @@ class LocalStudyMaker(Maker):
             self._relax_maker(False, f"relax {cat.label} slab").make(slab_build.output),
             "slab/relax",
         )
+        # the screen runs on a smaller slab of the same surface (its finalists are carried
+        # onto the study's slab): lis_dft.structures.slab.screening_supercell
+        screen_cell, screen_fixed = screening_supercell(s.slab.supercell, s.slab.fixed_layers)
+        screen_slab = slab_build, slab_relax
+        if s.screen_slab == "small" and screen_cell != tuple(s.slab.supercell):
+            small_build = pin(
+                build_slab(
+                    bulk_jobs[cat.name].output.structure,
+                    list(screen_cell),
+                    s.slab.vacuum,
+                    screen_fixed,
+                    list(cat.miller),
+                ),
+                "slab/screen-build",
+            )
+            small_build.name = f"build {cat.label} screening slab"
+            small_relax = pin(
+                self._relax_maker(False, f"relax {cat.label} screening slab").make(
+                    small_build.output
+                ),
+                "slab/screen-relax",
+            )
+            screen_slab = small_build, small_relax
+        carried = screen_slab[0] is not slab_build
         screens, adslabs = {}, {}
         calc = {"name": s.calculator.name, "d3": s.calculator.d3, **s.calculator.kwargs}
         for ads in s.adsorbates:
             screen = pin(
                 screen_adsorbate(
-                    slab_build.output,
-                    slab_relax.output.structure,
-                    slab_relax.output.output.energy,
+                    screen_slab[0].output,
+                    screen_slab[1].output.structure,
+                    screen_slab[1].output.output.energy,
                     mol_jobs[ads].output.structure,
                     mol_jobs[ads].output.output.energy,
                     ads,
@@ -155,6 +190,8 @@ class LocalStudyMaker(Maker):
                     s.slab.min_distance,
                     relax={"fmax": s.fmax, "steps": s.steps, "optimizer": s.optimizer},
                     race=s.race.as_dict(),
+                    study_slab=slab_relax.output.structure if carried else None,
+                    study_ideal_slab=slab_build.output if carried else None,
                 ),
                 f"screen/{ads}",
             )

@@ -18,7 +18,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from lis_dft.dft_workflows.calculators import build_calculator
 from lis_dft.dft_workflows.screening import race_relaxations, schedule_from_dict
-from lis_dft.structures.adsorbates import adsorbate_placements
+from lis_dft.structures.adsorbates import adsorbate_placements, carry_adsorbate
 from lis_dft.structures.slab import catalyst_slab
 
 
@@ -63,6 +63,11 @@ def transplant(placement_structure: Structure, relaxed_slab: Structure, n_slab: 
     return out
 
 
+#: Å: the study slab's free atoms this close to a carried adsorbate take the relaxed
+#: positions of their twins on the screening slab (less than half its 12 Å width)
+CARRY_RADIUS = 5.0
+
+
 @job(name="screen adsorbate placements")
 def screen_adsorbate(
     ideal_slab: Structure,
@@ -77,6 +82,8 @@ def screen_adsorbate(
     min_distance: float,
     relax: dict[str, Any] | None = None,
     race: dict[str, Any] | None = None,
+    study_slab: Structure | None = None,
+    study_ideal_slab: Structure | None = None,
 ) -> dict[str, Any]:
     """Screen every placement; return the ``top_k`` best for the relaxation jobs.
 
@@ -101,6 +108,12 @@ def screen_adsorbate(
     race
         :meth:`RaceSchedule.as_dict`; ``{"rounds": [], "keep": 1}`` ranks by
         single-point energy alone.
+    study_slab, study_ideal_slab
+        The study's relaxed slab when the screen runs on a smaller one (the slab
+        arguments above): the finalists are carried onto it
+        (:func:`~lis_dft.structures.adsorbates.carry_adsorbate`) for the relaxations.
+        Screen and race energies are then the small slab's. ``study_ideal_slab`` (the
+        study's slab as cut) gives it its fixed layers.
 
     Returns
     -------
@@ -135,6 +148,19 @@ def screen_adsorbate(
         p.config_id: AseAtomsAdaptor.get_atoms(transplant(p.structure, relaxed_slab, n_slab))
         for p in placements
     }
+
+    def sound(atoms: Any) -> bool:
+        """Adsorbate intact and surface not torn, as the study judges its minima."""
+        from lis_dft.analysis.energetics import adsorbate_integrity
+        from lis_dft.structures.validation import surface_integrity
+
+        structure = _without_calculator(atoms)
+        if adsorbate_integrity(structure, n_slab, adsorbate)[0] is False:
+            return False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return surface_integrity(relaxed_slab, structure, n_slab).intact
+
     result = race_relaxations(
         start,
         build_calculator(**calculator),
@@ -143,7 +169,11 @@ def screen_adsorbate(
         fmax=relax["fmax"],
         max_steps=relax["steps"],
         optimizer=relax["optimizer"],
-        finish=False,  # atomate2's ForceFieldRelaxMaker finishes them, one job each
+        # atomate2's ForceFieldRelaxMaker finishes them on the study's slab, one job each;
+        # from a smaller slab they are finished there first, so that they arrive with the
+        # surface under them relaxed (CARRY_RADIUS)
+        finish=study_slab is not None,
+        sound=sound if schedule.rounds else None,
     )
     reference = slab_energy + molecule_energy
     race = {r["id"]: r for r in result.summary()}
@@ -156,10 +186,28 @@ def screen_adsorbate(
             "race_energy": race[p.config_id]["last_energy"] - reference,
             "race_force_calls": race[p.config_id]["force_calls"],
             "eliminated_after_round": race[p.config_id]["eliminated_after_round"],
+            "race_sound": race[p.config_id]["sound"],
         }
         for p in placements
     ]
     finished = [_without_calculator(r.atoms) for r in result.finalists]
+    if study_slab is not None:
+        study_fixed = (study_ideal_slab or study_slab).site_properties.get("selective_dynamics")
+        if study_fixed is not None:
+            study_slab = study_slab.copy()
+            study_slab.add_site_property("selective_dynamics", study_fixed)
+        try:
+            finished = [
+                carry_adsorbate(
+                    f, n_slab, study_slab, reference=relaxed_slab, surface_radius=CARRY_RADIUS
+                )
+                for f in finished
+            ]
+        except ValueError as exc:
+            raise ValueError(
+                f"{exc} The screening slab and the study's slab differ; screen on the study's "
+                "slab instead (lis-dft run --screen-slab study)."
+            ) from exc
     chosen = (list(range(len(finished))) * top_k)[:top_k]
     return {
         "adsorbate": adsorbate,
@@ -168,6 +216,7 @@ def screen_adsorbate(
         "candidate_ids": [result.finalists[i].config_id for i in chosen],
         "force_calls": result.force_calls,
         "schedule": schedule.as_dict(),
+        "screen_slab": {"n_atoms": n_slab, "carried_to_study_slab": study_slab is not None},
     }
 
 

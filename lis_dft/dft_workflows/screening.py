@@ -27,6 +27,7 @@ steps, so shorter rounds drop them (numbers in ``benchmarks/RESULTS.md``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,9 @@ class RaceSchedule:
 SINGLE_POINT = RaceSchedule()
 #: 20 steps for every placement, the best third 10 more, then the finalists.
 DEEP_RACE = RaceSchedule(rounds=(20, 10), keep=0.34)
+#: The study's default: 10 steps for every placement, the best third 10 more, on the
+#: small screening slab (benchmarks/minimum_quality.json, docs/methods.md).
+DEFAULT_RACE = RaceSchedule(rounds=(10, 10), keep=0.34)
 
 
 @dataclass
@@ -81,6 +85,7 @@ class Racer:
     energy_by_step: dict[int, float] = field(default_factory=dict)
     converged: bool = False
     eliminated_after_round: int | None = None
+    sound: bool | None = None  # judged at each ranking when the race has a soundness test
 
     def record(self) -> None:
         """Optimizer observer: the energy of the geometry of the current step.
@@ -136,6 +141,7 @@ class RaceResult:
                 "eliminated_after_round": r.eliminated_after_round,
                 "finalist": id(r) in finalists,
                 "converged": r.converged,
+                "sound": r.sound,
             }
             for r in self.racers
         ]
@@ -158,6 +164,7 @@ def race_relaxations(
     max_steps: int = 300,
     optimizer: str = "BFGS",
     finish: bool = True,
+    sound: Callable[[Atoms], bool] | None = None,
 ) -> RaceResult:
     """Race the relaxations of ``placements``; return the ``top_k`` best as finalists.
 
@@ -179,6 +186,11 @@ def race_relaxations(
     finish
         Relax the finalists to convergence here (keeping their optimizer state);
         False leaves them where the race stopped, for a relaxation job to finish.
+    sound
+        Whether a racer's current geometry is still sound (adsorbate intact, surface
+        not torn). Rankings then put sound racers first, by energy, and unsound ones
+        after them: the study reports sound minima first (``best_config``), so the race
+        must not spend its finalists on placements that have already fallen apart.
 
     Returns
     -------
@@ -195,15 +207,22 @@ def race_relaxations(
     alive = list(racers)
     for racer in alive:
         racer.advance(fmax, 0)  # step 0: the single-point energy of the placement
+
+    def rank(racers: list[Racer]) -> None:
+        if sound is not None:
+            for r in racers:
+                r.sound = bool(sound(r.atoms))
+        racers.sort(key=lambda r: (r.sound is False, r.energy))
+
     for round_no, steps in enumerate(schedule.rounds, start=1):
         for racer in alive:
             racer.advance(fmax, min(steps, max_steps - racer.optimizer.nsteps))
-        alive.sort(key=lambda r: r.energy)
+        rank(alive)
         n_keep = max(top_k, math.ceil(schedule.keep * len(alive)))
         for racer in alive[n_keep:]:
             racer.eliminated_after_round = round_no
         alive = alive[:n_keep]
-    alive.sort(key=lambda r: r.energy)
+    rank(alive)
     for racer in alive[top_k:]:
         racer.eliminated_after_round = len(schedule.rounds)
     finalists = alive[:top_k]

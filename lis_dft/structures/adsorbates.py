@@ -232,3 +232,138 @@ def _local_environment(structure: Structure, n_slab: int, radius: float = 6.0) -
         "selective_dynamics"
     ) if "selective_dynamics" in sub.site_properties else None
     return sub
+
+
+def _top_layer(slab: Structure, n_slab: int, tol: float = 0.5) -> list[int]:
+    z = slab.cart_coords[:n_slab, 2]
+    return [i for i in range(n_slab) if z[i] > z.max() - tol]
+
+
+def carry_adsorbate(
+    adslab: Structure,
+    n_slab: int,
+    target_slab: Structure,
+    radius: float = 6.0,
+    reference: Structure | None = None,
+    surface_radius: float | None = None,
+) -> Structure:
+    """Move an adsorbate (with its geometry) from one slab of a surface onto another.
+
+    The screen relaxes placements on a small slab; its finalists go on to the study's
+    slab. The adsorbate keeps its shape and its position relative to the surface: it is
+    translated by the vector that maps the top-layer atoms within ``radius`` Å (in plane)
+    of it onto the target's top layer best (same species, least total misfit), which on
+    a crystal surface is a lattice translation between equivalent sites. The target's
+    atoms are the target slab's, in its order, and the adsorbate is appended free.
+    ``reference``: the clean slab the adsorbate slab was built on (same atom order); the
+    surfaces are matched on it, since a relaxation under the adsorbate moves the
+    adsorbate slab's own surface atoms. ``surface_radius`` (with ``reference``): the
+    target's free atoms within that many Å of the adsorbate also take the displacements
+    their twins on the screening slab made under it, so the relaxation on the target
+    starts from the locally relaxed surface.
+
+    Raises
+    ------
+    ValueError
+        If the surfaces do not match (no target top-layer atom of the anchor's species,
+        or a misfit above 0.5 Å per atom: different facets or terminations).
+
+    """
+    from lis_dft.structures.reduced import _unwrapped_adsorbate
+
+    lat = adslab.lattice
+    ads = lat.get_cartesian_coords(_unwrapped_adsorbate(adslab, n_slab))
+    centre = ads.mean(axis=0)
+    surface = reference if reference is not None else Structure.from_sites(adslab.sites[:n_slab])
+    top = _top_layer(surface, n_slab)
+    tgt_top = _top_layer(target_slab, len(target_slab))
+
+    def inplane(struct: Structure, i: int, point: np.ndarray) -> np.ndarray:
+        """Vector from ``point`` to the image of site ``i`` nearest it in plane."""
+        d = struct.lattice.get_fractional_coords(struct[i].coords - point)
+        d[:2] -= np.round(d[:2])
+        return struct.lattice.get_cartesian_coords(d)
+
+    near = [(i, inplane(surface, i, centre)) for i in top]
+    near = [(i, v) for i, v in near if np.linalg.norm(v[:2]) < radius]
+    anchor, v_anchor = min(near, key=lambda iv: np.linalg.norm(iv[1][:2]))
+    species = surface[anchor].specie
+    best = None
+    for j in tgt_top:
+        if target_slab[j].specie != species:
+            continue
+        # the anchor's image nearest the adsorbate lands on target atom j
+        shift = target_slab[j].coords - (centre + v_anchor)
+        misfit = 0.0
+        for i, v in near:
+            point = centre + v + shift
+            k = min(tgt_top, key=lambda k: np.linalg.norm(inplane(target_slab, k, point)))
+            misfit += np.linalg.norm(inplane(target_slab, k, point)) + (
+                10.0 if target_slab[k].specie != surface[i].specie else 0.0
+            )
+        if best is None or misfit < best[0]:
+            best = (misfit, shift)
+    if best is None or best[0] / len(near) > 0.5:
+        raise ValueError(
+            f"The surfaces do not match: no top-layer {species} of the target lies under the "
+            f"adsorbate the way it does on the screening slab (misfit "
+            f"{'n/a' if best is None else f'{best[0] / len(near):.2f} Å per atom'})."
+        )
+    shift = best[1]
+    out = target_slab.copy()
+    sd = target_slab.site_properties.get("selective_dynamics")
+    if surface_radius and reference is not None:
+        _carry_surface(adslab, n_slab, surface, out, ads + shift, shift, surface_radius)
+    for site, xyz in zip(adslab.sites[n_slab:], ads + shift, strict=True):
+        props = {"selective_dynamics": [True, True, True]} if sd is not None else None
+        out.append(site.specie, xyz, coords_are_cartesian=True, properties=props)
+    return out
+
+
+def _carry_surface(
+    adslab: Structure,
+    n_slab: int,
+    reference: Structure,
+    target: Structure,
+    ads_xyz: np.ndarray,
+    shift: np.ndarray,
+    radius: float,
+    tol: float = 0.3,
+) -> None:
+    """Move ``target``'s free atoms near the adsorbate as the adsorbate moved their twins.
+
+    Every free target atom within ``radius`` Å of the carried adsorbate whose twin (the
+    reference atom at its position minus ``shift``, same species, within ``tol`` Å) exists
+    gets the twin's displacement from the clean reference to the adsorbate slab.
+    """
+    sd = target.site_properties.get("selective_dynamics")
+    d = adslab.frac_coords[:n_slab] - reference.frac_coords
+    d -= np.round(d)
+    moves = reference.lattice.get_cartesian_coords(d)
+    ref_lat = reference.lattice
+    centre_t = ads_xyz.mean(axis=0)
+    for j in range(len(target)):
+        if sd is not None and not any(sd[j]):
+            continue
+        p = target[j].coords
+        gap = target.lattice.get_fractional_coords(ads_xyz - p)
+        gap[:, :2] -= np.round(gap[:, :2])
+        if np.linalg.norm(target.lattice.get_cartesian_coords(gap), axis=1).min() > radius:
+            continue
+        q = ref_lat.get_fractional_coords(p - shift)
+        diff = reference.frac_coords - q
+        diff[:, :2] -= np.round(diff[:, :2])
+        dist = np.linalg.norm(ref_lat.get_cartesian_coords(diff), axis=1)
+        i = int(np.argmin(dist))
+        if dist[i] >= tol or reference[i].specie != target[j].specie:
+            continue
+        # the twin as the small slab's adsorbate sees it (its nearest image) must be where
+        # this atom is relative to the carried adsorbate: else the twin's move was made by
+        # another image of the adsorbate (the small cell repeats every few Å)
+        v_t = target.lattice.get_fractional_coords(p - centre_t)
+        v_t[:2] -= np.round(v_t[:2])
+        v_s = ref_lat.get_fractional_coords(reference[i].coords - (centre_t - shift))
+        v_s[:2] -= np.round(v_s[:2])
+        gap_ts = target.lattice.get_cartesian_coords(v_t) - ref_lat.get_cartesian_coords(v_s)
+        if np.linalg.norm(gap_ts) < tol:
+            target.translate_sites([j], moves[i], frac_coords=False, to_unit_cell=False)

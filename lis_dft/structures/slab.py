@@ -158,3 +158,20 @@ def lii_100_slab(
 ) -> Slab:
     """The paper's LiI(100) slab: :func:`catalyst_slab` of rocksalt LiI (a = 6.00 Å default)."""
     return catalyst_slab(bulk or lithium_iodide(), (1, 0, 0), supercell, vacuum, fixed_layers)
+
+
+def screening_supercell(
+    supercell: tuple[int, int, int], fixed_layers: int, size: int = 2
+) -> tuple[tuple[int, int, int], int]:
+    """The smaller slab the adsorbate screen runs on, and its fixed layers.
+
+    At most ``size`` cells along each direction (2 x 2 x 2 of the paper's 3 x 3 x 3:
+    64 atoms instead of 216, a force call 3.3x cheaper with the default potential), the
+    fixed layers scaled with the thickness (3 of 6 become 2 of 4). A slab already that
+    small is its own screening slab.
+    """
+    small = tuple(min(size, n) for n in supercell)
+    if small == tuple(supercell):
+        return tuple(supercell), fixed_layers
+    fixed = round(fixed_layers * small[2] / supercell[2])
+    return small, max(fixed, 1) if fixed_layers > 0 else 0
