@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks.suite import main
 
 
@@ -151,3 +153,34 @@ def test_stored_optimizer_comparison_supports_the_documented_bound():
         lim = hindsight_limits(row["E_A_by_step"])  # recomputed, not read back
         assert lim["best_race"]["force_calls"] == row["cheapest_race_force_calls"]
         assert lim["best_race_ratio"] < 3 < lim["oracle_ratio"]
+
+
+def test_the_right_minimum_counts_only_sound_exhaustive_minima():
+    from benchmarks.minimum_quality import judge
+
+    def row(name, e, intact=True, surface=True, converged=True):
+        return {
+            "placement": name,
+            "E_A_eV": e,
+            "intact": intact,
+            "surface_intact": surface,
+            "converged": converged,
+        }
+
+    exhaustive = {
+        "placements": [
+            row("asf0", -2.0, surface=False),  # deeper, but the surface tore: does not count
+            row("asf1", -1.50),
+            row("asf2", -1.60, converged=False),  # not a minimum
+        ]
+    }
+    sound = {"best_config_intact": True, "best_config_surface_intact": True}
+    got = judge({"eV": -1.46, "best_config": "a", **sound}, exhaustive)
+    assert got["met"] and got["difference_eV"] == pytest.approx(0.04)
+    assert got["exhaustive_best_placement"] == "asf1" and not got["exhaustive_lowest_any_sound"]
+    got = judge({"eV": -1.40, "best_config": "a", **sound}, exhaustive)
+    assert got["met"] is False and "missed: +0.100 eV" in got["verdict"]
+    got = judge({"eV": -1.90, "best_config": "a", "best_config_intact": True}, exhaustive)
+    assert got["met"] is False and "not sound" in got["verdict"]  # lower, but torn
+    none = {"placements": [row("asf0", -2.0, intact=False)]}
+    assert judge({"eV": -1.0, "best_config": "a", **sound}, none)["met"] is None
