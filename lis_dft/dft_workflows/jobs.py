@@ -128,10 +128,7 @@ def screen_adsorbate(
     """
     relax = {"fmax": 0.05, "steps": 300, "optimizer": "BFGS", **(relax or {})}
     schedule = schedule_from_dict(race)
-    fixed = ideal_slab.site_properties.get("selective_dynamics")
-    if fixed is not None:
-        relaxed_slab = relaxed_slab.copy()
-        relaxed_slab.add_site_property("selective_dynamics", fixed)
+    relaxed_slab = _with_fixed_layers(relaxed_slab, ideal_slab)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         placements = adsorbate_placements(
@@ -192,10 +189,7 @@ def screen_adsorbate(
     ]
     finished = [_without_calculator(r.atoms) for r in result.finalists]
     if study_slab is not None:
-        study_fixed = (study_ideal_slab or study_slab).site_properties.get("selective_dynamics")
-        if study_fixed is not None:
-            study_slab = study_slab.copy()
-            study_slab.add_site_property("selective_dynamics", study_fixed)
+        study_slab = _with_fixed_layers(study_slab, study_ideal_slab or study_slab)
         try:
             finished = [
                 carry_adsorbate(
@@ -218,6 +212,16 @@ def screen_adsorbate(
         "schedule": schedule.as_dict(),
         "screen_slab": {"n_atoms": n_slab, "carried_to_study_slab": study_slab is not None},
     }
+
+
+def _with_fixed_layers(relaxed: Structure, ideal: Structure) -> Structure:
+    """The relaxed slab with the fixed layers (selective dynamics) of the slab as cut."""
+    fixed = ideal.site_properties.get("selective_dynamics")
+    if fixed is None:
+        return relaxed
+    relaxed = relaxed.copy()
+    relaxed.add_site_property("selective_dynamics", fixed)
+    return relaxed
 
 
 def _without_calculator(atoms: Any) -> Structure:
