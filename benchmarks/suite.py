@@ -538,6 +538,96 @@ def _quality_section() -> list[str]:
     return [*lines, ""]
 
 
+def _budget_section() -> list[str]:
+    """Section 9 from benchmarks/budget.json (``python -m benchmarks.budget``)."""
+    path = HERE / "budget.json"
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text())
+    lines = [
+        "## 9. The 10-minute budget: the whole default run, and the mock run of its shape",
+        "",
+        "`python -m benchmarks.budget --mode default|mock [--neighbour]`: the real `lis-dft "
+        "run` command (no options, or `-c mock`) in a fresh folder, its own process, timed "
+        "from outside; medians of the repeats. Inside the calculator = the study's and the "
+        "barriers' calculator time over the whole command's wall time. `+neighbour`: a "
+        "busy process (one core of numpy) beside the run.",
+        "",
+        "| run | repeats | wall, median (min-max) (s) | study flow (s) | barrier jobs (s) "
+        "| inside the calculator | cores busy | target | met |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, sec in doc.items():
+        if not isinstance(sec, dict) or "summary" not in sec:
+            continue
+        m = sec["summary"]
+        lines.append(
+            f"| {key} | {m['repeats']} | {m['median_wall_s']:.1f} ({m['min_wall_s']:.1f}-"
+            f"{m['max_wall_s']:.1f}) | {m['median_study_flow_s']:.1f} | "
+            f"{m['median_barrier_jobs_s']:.1f} | {100 * m['calculator_fraction']:.0f} % | "
+            f"{100 * m['median_core_utilisation']:.0f} % | < {m['target_s']:.0f} s | "
+            f"{'yes' if m['met'] else 'no'} |"
+        )
+    rows = [(k, r) for k, sec in doc.items() if isinstance(sec, dict) for r in sec.get("rows", [])]
+    real = [(k, r) for k, r in rows if not k.startswith("mock")]
+    if real:
+        lines += [
+            "",
+            "Each default repeat's minima (E_A, eV; the screen is not bitwise repeatable, "
+            "the model's float sums are not):",
+            "",
+            "| run | date | wall (s) | " + " | ".join(real[0][1]["adsorption_eV"]) + " |",
+            "|---|---|---|" + "---|" * len(real[0][1]["adsorption_eV"]),
+        ]
+        for k, r in real:
+            cells = " | ".join(
+                f"{v['eV']:.3f} ({v['config']})" for v in r["adsorption_eV"].values()
+            )
+            lines.append(f"| {k} | {r['created']} | {r['wall_s']:.1f} | {cells} |")
+    return [*lines, ""]
+
+
+def _scale_section() -> list[str]:
+    """Section 10 from benchmarks/scale.json (``python -m benchmarks.scale``)."""
+    path = HERE / "scale.json"
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text())
+    m = doc.get("summary") or {}
+    if not m:
+        return []
+    lines = [
+        "## 10. Scale: the adsorbate stage of a catalyst comparison",
+        "",
+        "`python -m benchmarks.scale`: one `lis-dft run --catalyst X --species ladder "
+        "--no-barriers` per catalyst (default screen, the paper's slab). A system = one "
+        "(catalyst, species): its screen and its relaxations.",
+        "",
+        f"{m['systems']} systems, adsorbate stage {m['adsorbate_stage_s']:.0f} s in all; "
+        f"{m['seconds_per_system']:.0f} s per system on a line through the origin "
+        f"(cumulative wall against systems; worst relative residual "
+        f"{100 * m['worst_relative_residual']:.0f} %); per system {m['per_system_s']['min']:.0f}"
+        f"-{m['per_system_s']['max']:.0f} s (the species' sizes).",
+        "",
+        "| catalyst | command wall (s) | adsorbate stage (s) | inside the calculator | cores busy |",
+        "|---|---|---|---|---|",
+    ]
+    for r in doc["runs"]:
+        lines.append(
+            f"| {r['catalyst']} | {r['command_wall_s']:.0f} | {r['adsorbate_stage_s']:.0f} | "
+            f"{100 * r['calculator_fraction']:.0f} % | {100 * r['core_utilisation']:.0f} % |"
+        )
+    lines += ["", "| system | screen (s) | relaxations (s) | wall (s) | placements | E_A (eV) |"]
+    lines += ["|---|---|---|---|---|---|"]
+    for r in doc["runs"]:
+        for x in r["systems"]:
+            lines.append(
+                f"| {x['system']} | {x['screen_s']:.0f} | {x['relaxations_s']:.0f} | "
+                f"{x['wall_s']:.0f} | {x['placements']} | {x['E_A_eV']:.3f} |"
+            )
+    return [*lines, ""]
+
+
 def _neb_comparison_lines() -> list[str]:
     """The NEB optimizer comparison (``python -m benchmarks.neb_comparison``), if present."""
     path = HERE / "neb_comparison.json"
@@ -748,6 +838,8 @@ def to_markdown(res: dict[str, Any]) -> str:
     lines += _potentials_section()
     lines += _barriers_section()
     lines += _quality_section()
+    lines += _budget_section()
+    lines += _scale_section()
     lines += ["## Package versions", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in res["packages"].items()]
     return "\n".join(lines) + "\n"

@@ -246,8 +246,14 @@ def run(
     from lis_dft.system import resolve_catalyst
 
     cat = resolve_catalyst(catalyst, miller)
+    with_barriers = barriers and any(s in settings.adsorbates for s in ("Li2S", "Li2S2"))
     results, stats = run_local_study(
-        out, settings, parse_overrides(structure, cat), store, progress
+        out,
+        settings,
+        parse_overrides(structure, cat),
+        store,
+        progress,
+        figures=not with_barriers,  # the barrier stage draws them all, once
     )
     out_console = Console()
     if results["calculator"].get("is_mock"):
@@ -298,10 +304,16 @@ def run(
         f"{stats.n_run} jobs run, {stats.n_skipped} reused; wall {stats.wall_seconds:.1f} s, "
         f"{100 * stats.calculator_fraction:.0f}% inside the calculator. Report: {Path(out) / 'report.md'}"
     )
-    if barriers and any(s in ae for s in ("Li2S", "Li2S2")):
+    if with_barriers:
+        from lis_dft.analysis.outputs import write_outputs
         from lis_dft.dft_workflows.barriers import run_barriers
 
-        _print_barriers(run_barriers(out, progress=progress))
+        try:
+            paths = run_barriers(out, progress=progress)
+        except BaseException:
+            write_outputs(results, Path(out).absolute())  # the study's figures all the same
+            raise
+        _print_barriers(paths)
 
 
 def _print_barriers(rows: list[dict]) -> None:

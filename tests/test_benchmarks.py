@@ -184,3 +184,82 @@ def test_the_right_minimum_counts_only_sound_exhaustive_minima():
     assert got["met"] is False and "not sound" in got["verdict"]  # lower, but torn
     none = {"placements": [row("asf0", -2.0, intact=False)]}
     assert judge({"eV": -1.0, "best_config": "a", **sound}, none)["met"] is None
+
+
+def test_budget_medians_and_verdict(tmp_path, monkeypatch):
+    import json
+    from types import SimpleNamespace
+
+    import benchmarks.suite as suite
+    from benchmarks.budget import median_summary, summarise
+
+    results = {
+        "timing": {"wall_seconds": 250.0, "calculator_calls": 1000, "calculator_seconds": 240.0},
+        "barriers": [
+            {
+                "reaction": "Li2S -> LiS + Li",
+                "environment": "LiI_100",
+                "forward_eV": 1.5,
+                "force_calls": 600,
+                "seconds": 150.0,
+                "calculator_seconds": 140.0,
+            }
+        ],
+        "adsorption_energies": {"Li2S": {"eV": -1.8, "best_config": "top_Li-flat-r45"}},
+        "calculator": {"model": "test"},
+    }
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    usage = SimpleNamespace(ru_utime=700.0, ru_stime=20.0, ru_maxrss=1024 * 1200)
+    row = summarise(tmp_path, 450.0, usage)
+    assert row["calculator_s"] == 380.0
+    assert row["barrier_jobs_s"] == 150.0
+    assert row["core_utilisation"] == round(720.0 / 450.0 / (__import__("os").cpu_count()), 3)
+    rows = [dict(row, wall_s=w, created="now") for w in (700.0, 450.0, 500.0)]
+    m = median_summary(rows, 600.0)
+    assert m["median_wall_s"] == 500.0 and m["met"] and m["repeats"] == 3
+    assert (m["min_wall_s"], m["max_wall_s"]) == (450.0, 700.0)
+    assert not median_summary(rows[:1], 600.0)["met"]  # 700 s alone misses the target
+    assert median_summary([], 600.0) == {}
+    doc = {"default": {"rows": rows, "summary": m}, "machine": {}, "packages": {}}
+    (tmp_path / "budget.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(suite, "HERE", tmp_path)
+    text = "\n".join(suite._budget_section())
+    assert "| default | 3 | 500.0 (450.0-700.0)" in text and "| yes |" in text
+    assert "-1.800 (top_Li-flat-r45)" in text
+
+
+def test_scale_systems_and_linearity():
+    from benchmarks.scale import linearity, summary, systems
+
+    results = {
+        "timing": {
+            "job_seconds": {
+                "screen/Li2S": 40.0,
+                "adslab/Li2S/0": 10.0,
+                "adslab/Li2S/1": 12.0,
+                "screen/S8": 50.0,
+                "adslab/S8/0": 30.0,
+                "adslab/S8/1": 25.0,
+                "slab/relax": 99.0,
+            }
+        },
+        "catalyst": {"label": "LiI(100)"},
+        "adsorption_energies": {
+            "Li2S": {"eV": -1.8, "configs": [1, 2, 3]},
+            "S8": {"eV": -0.9, "configs": [1, 2]},
+        },
+    }
+    rows = systems(results)
+    assert [r["wall_s"] for r in rows] == [62.0, 105.0]
+    assert rows[0]["system"] == "Li2S on LiI(100)" and rows[1]["relaxed"] == 2
+    assert linearity([10.0, 10.0, 10.0]) == {
+        "seconds_per_system": 10.0,
+        "worst_relative_residual": 0.0,
+    }
+    bent = linearity([10.0, 10.0, 40.0])  # the third system costs 4x: not linear
+    assert bent["worst_relative_residual"] > 0.2
+    s = summary(
+        [{"catalyst": "LiI", "systems": rows, "core_utilisation": 0.9, "adsorbate_stage_s": 167.0}]
+    )
+    assert s["systems"] == 2 and s["adsorbate_stage_s"] == 167.0
+    assert summary([]) == {}

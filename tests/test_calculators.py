@@ -182,3 +182,60 @@ def test_a_recorded_spec_is_rebuilt_and_changed_weights_are_refused(tmp_path):
     assert "model_sha256" in record and CalculatorSpec.from_dict(record) == shipped
     with pytest.raises(CalculatorError, match="changed since that run"):
         CalculatorSpec.from_dict({**record, "model_sha256": "0" * 64})
+
+
+def _relaxed_trajectory():
+    from ase.calculators.emt import EMT
+    from atomate2.ase.utils import AseRelaxer
+
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    atoms.rattle(0.05, seed=1)
+    start = atoms.copy()
+    result = AseRelaxer(EMT(), relax_cell=False).relax(
+        atoms, fmax=0.01, steps=40, use_emmet_models=True, final_atoms_object_file=None
+    )
+    return result.trajectory, start
+
+
+def test_emmet_first_frame_bug_is_still_there_upstream():
+    """emmet's to_pmg(indices=0) gives every frame; when this fails, delete compat.py."""
+    traj, _ = _relaxed_trajectory()
+    to_pmg = getattr(type(traj).to_pmg, "__wrapped__", type(traj).to_pmg)
+    assert len(traj) > 2
+    assert len(to_pmg(traj, frame_props=(), indices=0)) == len(traj)
+
+
+def test_emmet_first_frame_patch_gives_the_one_frame():
+    from lis_dft.dft_workflows.compat import emmet_first_frame
+
+    traj, start = _relaxed_trajectory()
+    every = traj.to_pmg(frame_props=())
+    emmet_first_frame()
+    emmet_first_frame()  # idempotent: one wrapper, not two
+    assert not hasattr(type(traj).to_pmg.__wrapped__, "__wrapped__")
+    for k in (0, 3, -1):
+        one = traj.to_pmg(frame_props=(), indices=k)
+        assert len(one) == 1
+        assert np.allclose(one[0].cart_coords, every[k].cart_coords)
+    assert np.allclose(every[0].lattice.matrix, start.cell.array)
+
+
+def test_quick_state_check_agrees_with_ase():
+    from lis_dft.dft_workflows.state import bitwise_unchanged
+
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    atoms.calc = MockCalculator()
+    atoms.get_potential_energy()
+    calc = atoms.calc
+    assert calc.check_state(atoms) == []
+    assert bitwise_unchanged(calc.atoms, atoms)
+    moved = atoms.copy()
+    moved.positions[0, 0] += 1e-9
+    assert calc.check_state(moved) == ["positions"]
+    charged = atoms.copy()
+    charged.set_initial_charges([0.1] * len(atoms))
+    assert not bitwise_unchanged(calc.atoms, charged)
+    assert "initial_charges" in calc.check_state(charged)
+    e0 = atoms.get_potential_energy()
+    atoms.positions[1] += 0.05
+    assert atoms.get_potential_energy() != e0  # a real change is still seen

@@ -68,3 +68,30 @@ def test_free_atoms_leaves_other_cases_alone():
     assert free_atoms(other) is other  # only FixAtoms is understood
     with pytest.raises(ParameterError, match="Unknown optimizer 'Nope'"):
         optimizer_class("Nope")
+
+
+def test_cholesky_step_is_ase_step_and_falls_back_when_indefinite():
+    from ase._4.optimize.bfgs import BFGSMethod
+
+    from lis_dft.dft_workflows.optimizers import CholeskyBFGSMethod
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(30, 30))
+    g = rng.normal(size=30)
+    positive = a @ a.T + 0.1 * np.eye(30)
+    indefinite = positive - 5.0 * np.eye(30)
+    assert np.linalg.eigvalsh(indefinite).min() < 0
+    for h in (positive, indefinite):
+        want = BFGSMethod(h.copy()).compute_step(g)
+        got = CholeskyBFGSMethod(h.copy()).compute_step(g)
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_free_bfgs_solves_by_cholesky():
+    from lis_dft.dft_workflows.optimizers import CholeskyBFGSMethod
+
+    atoms = _slab()
+    atoms.calc = MockCalculator()
+    opt = FreeBFGS(atoms, logfile=None)
+    opt.run(fmax=0.02, steps=3)
+    assert isinstance(opt.state, CholeskyBFGSMethod)

@@ -67,6 +67,8 @@ class BarrierResult:
     mode_atoms: int | None = None  # atoms in the TS modes (adsorbate + surface neighbours)
     mode_path_overlap: float | None = None  # |cos| of the imaginary mode and the path
     seconds: float | None = None
+    #: of ``seconds``, inside the calculator
+    calculator_seconds: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for results.json."""

@@ -49,6 +49,7 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from lis_dft.analysis.barriers import analyse_path, path_coordinate
+from lis_dft.dft_workflows.state import QuickStateCheck
 from lis_dft.errors import ParameterError
 from lis_dft.structures.delithiation import (
     DELITHIATIONS,
@@ -209,7 +210,7 @@ def relax_final_state(
     )
 
 
-class PerImageCalculator(Calculator):
+class PerImageCalculator(QuickStateCheck, Calculator):
     """A lis-dft calculator that a deep copy rebuilds from its arguments.
 
     atomate2's NEB gives every image ``deepcopy(calculator)``; the dftd3 handle inside the
@@ -429,7 +430,7 @@ def delithiation_barrier(
     from lis_dft.dft_workflows.calculators import CALC_TIMER, build_calculator
 
     s = BarrierSettings(**settings)
-    t0, calls0 = time.perf_counter(), CALC_TIMER.calls
+    t0, calls0, inside0 = time.perf_counter(), CALC_TIMER.calls, CALC_TIMER.seconds
     calc = build_calculator(**calculator)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -478,6 +479,7 @@ def delithiation_barrier(
     result.climbed = path.climbed
     result.seconds = time.perf_counter() - t0
     result.force_calls = CALC_TIMER.calls - calls0
+    result.calculator_seconds = CALC_TIMER.seconds - inside0
     steps["ts_force"] = result.force_calls - sum(steps.values())
     result.force_calls_by_step = steps
     return {
@@ -517,7 +519,7 @@ def ts_check(path: dict[str, Any], n_slab: int, calculator: dict[str, Any]) -> d
     from lis_dft.analysis.barriers import BarrierResult
     from lis_dft.dft_workflows.calculators import CALC_TIMER, build_calculator
 
-    t0, calls0 = time.perf_counter(), CALC_TIMER.calls
+    t0, calls0, inside0 = time.perf_counter(), CALC_TIMER.calls, CALC_TIMER.seconds
     r = dict(path["result"])
     fields = BarrierSettings.__dataclass_fields__
     s = BarrierSettings(**{k: v for k, v in r["settings"].items() if k in fields})
@@ -552,6 +554,9 @@ def ts_check(path: dict[str, Any], n_slab: int, calculator: dict[str, Any]) -> d
     calls = CALC_TIMER.calls - calls0
     result.force_calls = (r.get("force_calls") or 0) + calls
     result.seconds = (r.get("seconds") or 0.0) + time.perf_counter() - t0
+    result.calculator_seconds = (r.get("calculator_seconds") or 0.0) + (
+        CALC_TIMER.seconds - inside0
+    )
     result.force_calls_by_step = {**(r.get("force_calls_by_step") or {}), "ts_modes": calls}
     result.mode_atoms = None if atoms is None else len(atoms)
     return {**path, "result": result.as_dict()}

@@ -505,6 +505,9 @@ def build_calculator(
         :class:`~lis_dft.dft_workflows.gpaw_calc.GpawSettings` for gpaw).
 
     """
+    from lis_dft.dft_workflows.compat import emmet_first_frame
+
+    emmet_first_frame()  # atomate2's task document of this relaxation, see compat
     spec = CalculatorSpec(name, d3, kwargs)
     check_available(name)
     if ghosts and name != "gpaw":

@@ -97,7 +97,9 @@ class LocalStudyMaker(Maker):
             name=label,
             relax_cell=relax_cell,
             steps=s.steps,
-            relax_kwargs={"fmax": s.fmax},
+            # emmet's trajectory model: the same energies and steps as pymatgen's, without
+            # a pymatgen Structure per ionic step (half the overhead of a mock relaxation)
+            relax_kwargs={"fmax": s.fmax, "use_emmet_models": True},
             optimizer_kwargs={"optimizer": optimizer_class(s.optimizer)},
             ionic_step_data=("energy",),
             **s.calculator.maker_kwargs(),

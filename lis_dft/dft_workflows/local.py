@@ -22,6 +22,7 @@ def run_local_study(
     overrides: dict[str, Path] | None = None,
     store_uri: str | None = None,
     progress: bool = True,
+    figures: bool = True,
 ) -> tuple[dict[str, Any], RunStats]:
     """Run (or resume) the whole study and write every output.
 
@@ -38,6 +39,8 @@ def run_local_study(
         A MongoDB URI to use instead of the embedded JSON store.
     progress
         Show the progress bar.
+    figures
+        Draw the figures (``False`` when a next stage rewrites every output anyway).
 
     Returns
     -------
@@ -70,5 +73,5 @@ def run_local_study(
         provenance=provenance(),
         timing=stats.as_dict(),
     )
-    write_outputs(results, out_dir)
+    write_outputs(results, out_dir, figures=figures)
     return results, stats

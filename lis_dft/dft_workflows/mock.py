@@ -21,6 +21,8 @@ from ase.data import covalent_radii
 from ase.neighborlist import neighbor_list
 from pymatgen.core import Element
 
+from lis_dft.dft_workflows.state import QuickStateCheck
+
 try:  # same pairs as ASE's, about 15x faster on the study's slab (installed with sevenn)
     from matscipy.neighbours import neighbour_list as _fast_neighbour_list
 except ImportError:  # pragma: no cover - the core install has no matscipy
@@ -48,7 +50,7 @@ def _element_params(z: int) -> tuple[float, float, float]:
     return e0, depth, chi
 
 
-class MockCalculator(Calculator):
+class MockCalculator(QuickStateCheck, Calculator):
     """Morse-pair mock potential (see module docstring). For tests only."""
 
     implemented_properties = ("energy", "free_energy", "forces", "stress")

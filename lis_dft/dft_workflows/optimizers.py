@@ -12,6 +12,13 @@ free block evolves exactly as before (checked to 1e-12 Å in
 ``tests/test_optimizers.py``). Only the cost does, by (N_free / N)^3 in the
 diagonalisation.
 
+BFGS's step is ``-|H|^-1 g`` through a full eigendecomposition of ``H`` (``abs`` of the
+eigenvalues, in case the updates made ``H`` indefinite). While ``H`` is positive
+definite that is ``-H^-1 g``, and a Cholesky solve gives it about 10 times faster than
+``eigh`` (348 free degrees of freedom: 0.8 against 9 ms). :class:`FreeBFGS` solves that
+way and falls back to ASE's own step when the factorisation fails (on the mock's torn
+surfaces, 45 % of steps), so the path is ASE's to rounding (``tests/test_optimizers.py``).
+
 ``OPTIMIZERS`` maps the names the study's settings use (``BFGS``, ``LBFGS``, ``FIRE``,
 ... as atomate2 names them) to these classes; atomate2's relaxer takes a class for its
 ``optimizer`` argument, so ForceFieldRelaxMaker, the screening race and the reference
@@ -21,7 +28,9 @@ set all relax through the same code.
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 from ase import Atoms
+from ase._4.optimize.bfgs import BFGSMethod
 from ase.constraints import FixAtoms
 from ase.filters import Filter
 from ase.optimize import BFGS, FIRE, LBFGS, BFGSLineSearch, GPMin, LBFGSLineSearch, MDMin
@@ -55,8 +64,35 @@ class _FreeAtoms:
         super().__init__(free_atoms(atoms), *args, **kwargs)
 
 
+class CholeskyBFGSMethod(BFGSMethod):
+    """ASE's BFGS state; the step by a Cholesky solve while the Hessian is positive definite."""
+
+    def compute_step(self, gradient: np.ndarray) -> np.ndarray:
+        """``-H^-1 g`` (``|H|`` = ``H`` when positive definite), else ASE's eigen step."""
+        # numpy factorises (the OpenBLAS that numpy's eigh uses: alternating it with
+        # scipy's own OpenBLAS made each fallback step 6x slower, its threads spinning);
+        # the triangular solves are level-2 work and cheap in scipy
+        try:
+            lower = np.linalg.cholesky(self.hessian)
+        except np.linalg.LinAlgError:
+            return super().compute_step(gradient)
+        return -scipy.linalg.cho_solve((lower, True), gradient, check_finite=False)
+
+
 class FreeBFGS(_FreeAtoms, BFGS):
-    """ASE BFGS on the free atoms only (same steps, smaller Hessian)."""
+    """ASE BFGS on the free atoms only (same steps, smaller Hessian, Cholesky solve)."""
+
+    def update(self, pos, forces, pos0, forces0):
+        """ASE's update; the first call starts the Cholesky-solving state."""
+        if self.state is None:
+            self.state = CholeskyBFGSMethod(self.H0)
+            return
+        super().update(pos, forces, pos0, forces0)
+
+    def read(self):
+        """ASE's restart; the state it reads solves by Cholesky too."""
+        super().read()
+        self.state = CholeskyBFGSMethod(self.state.hessian)
 
 
 class FreeLBFGS(_FreeAtoms, LBFGS):
