@@ -43,10 +43,29 @@ TARGETS = {"default": 600.0, "mock": 30.0}
 MODES = {"default": [], "mock": ["--calculator", "mock"]}
 
 
-def _lis_dft() -> list[str]:
-    """The ``lis-dft`` console script beside this interpreter (the installed command)."""
+def lis_dft_command(*args: str) -> list[str]:
+    """``lis-dft ARGS``: the console script beside this interpreter (the installed command)."""
     script = Path(sys.executable).with_name("lis-dft")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "lis_dft.cli"]
+    return [*([str(script)] if script.exists() else [sys.executable, "-m", "lis_dft.cli"]), *args]
+
+
+def timed(cmd: list[str]) -> tuple[float, Any]:
+    """Run ``cmd`` to the end: its wall time and resource usage (CPU, peak memory).
+
+    Raises
+    ------
+    RuntimeError
+        If it fails (with the end of its stderr).
+    """
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{err[-2000:]}")
+    return wall, usage
 
 
 def _busy(stop: Any) -> None:  # pragma: no cover - runs in the neighbour process
@@ -100,24 +119,17 @@ def run_once(mode: str, neighbour: bool, keep: Path | None) -> dict[str, Any]:
     """One ``lis-dft run`` of ``mode`` in a fresh folder, timed from outside."""
     with tempfile.TemporaryDirectory(prefix=f"budget-{mode}-") as tmp:
         out = Path(tmp) / "run"
-        cmd = [*_lis_dft(), "run", *MODES[mode], "--out", str(out), "--no-progress"]
+        cmd = lis_dft_command("run", *MODES[mode], "--out", str(out), "--no-progress")
         stop = multiprocessing.Event()
         other = multiprocessing.Process(target=_busy, args=(stop,)) if neighbour else None
         if other is not None:
             other.start()
         try:
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            _, status, usage = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - t0
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            proc.returncode = os.waitstatus_to_exitcode(status)
+            wall, usage = timed(cmd)
         finally:
             if other is not None:
                 stop.set()
                 other.join()
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
         row = summarise(out, wall, usage)
         row.update(neighbour=neighbour, created=time.strftime("%Y-%m-%d %H:%M:%S"))
         if keep is not None and mode == "default":

@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.budget import lis_dft_command, timed
 from benchmarks.suite import machine
 from lis_dft.fileio import atomic_write_text
 from lis_dft.provenance import package_versions
@@ -37,11 +36,6 @@ from lis_dft.provenance import package_versions
 HERE = Path(__file__).parent
 OUT = HERE / "scale.json"
 CATALYSTS = ("LiI", "LiBr", "LiCl")
-
-
-def _lis_dft() -> list[str]:
-    script = Path(sys.executable).with_name("lis-dft")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "lis_dft.cli"]
 
 
 def systems(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,8 +76,7 @@ def run_catalyst(catalyst: str) -> dict[str, Any]:
     """One ladder run of ``catalyst`` (no barriers): wall, CPU and its systems."""
     with tempfile.TemporaryDirectory(prefix=f"scale-{catalyst}-") as tmp:
         out = Path(tmp) / "run"
-        cmd = [
-            *_lis_dft(),
+        cmd = lis_dft_command(
             "run",
             "--catalyst",
             catalyst,
@@ -93,14 +86,8 @@ def run_catalyst(catalyst: str) -> dict[str, Any]:
             "--no-progress",
             "--out",
             str(out),
-        ]
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+        )
+        wall, usage = timed(cmd)
         res = json.loads((out / "results.json").read_text())
     cpu = usage.ru_utime + usage.ru_stime
     rows = systems(res)

@@ -860,7 +860,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--shared", type=Path, default=HERE.parent / "tests" / "test_data" / "vasp_outputs"
     )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only rewrite RESULTS.md from OUT/results.json and the side benchmarks' JSON "
+        "(budget, scale, minimum quality, ...) after one of them was run",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        res = json.loads((args.out / "results.json").read_text())
+        (args.out / "RESULTS.md").write_text(to_markdown(res))
+        return
     quick = args.quick
     from lis_dft.dft_workflows.calculators import DEFAULT_CALCULATOR
 

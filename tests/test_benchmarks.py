@@ -263,3 +263,58 @@ def test_scale_systems_and_linearity():
     )
     assert s["systems"] == 2 and s["adsorbate_stage_s"] == 167.0
     assert summary([]) == {}
+
+
+def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path):
+    import json
+
+    import numpy as np
+    from ase.io import read
+    from conftest import mock_run_args
+    from typer.testing import CliRunner
+
+    from benchmarks.dft_hours import extrapolate, main
+    from lis_dft.cli import app
+
+    run = tmp_path / "run"
+    args = mock_run_args(run, "--supercell", "2", "2", "2", "--fixed-layers", "2")
+    result = CliRunner().invoke(app, [*args, "--species", "Li2S2", "--race-rounds", "2,2"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "dft_hours.json"
+    common = [
+        str(run),
+        "--calculator",
+        "mock",
+        "--adsorbates",
+        "Li2S2",
+        "--out",
+        str(out),
+        "--fmax",
+        "1e-4",
+    ]
+    main([*common, "--max-steps", "3"])
+    doc = json.loads(out.read_text())
+    (row,) = doc["rows"]
+    assert row["potential"]["steps"] == 3 and row["raw"]["steps"] == 3
+    frames = {
+        k: read(tmp_path / "dft_hours" / f"Li2S2_{row['config']}_{k}.extxyz", ":")
+        for k in ("potential", "raw")
+    }
+    assert not np.allclose(frames["potential"][0].positions, frames["raw"][0].positions)
+    first = [f.positions.copy() for f in frames["raw"]]
+    main([*common, "--max-steps", "6"])  # resumes: three more steps, the first ones kept
+    again = read(tmp_path / "dft_hours" / f"Li2S2_{row['config']}_raw.extxyz", ":")
+    assert len(again) == 7
+    assert all(np.allclose(a.positions, b) for a, b in zip(again[:4], first, strict=True))
+    moved = np.abs(again[-1].positions - again[0].positions).max(axis=1)
+    z = again[0].positions[:, 2]
+    n_slab = len(again[0]) - 4
+    assert moved[np.argsort(z[:n_slab])[:16]].max() == 0  # the bottom two layers held
+    done = {"converged": True, "steps": 10, "seconds": [0.0, 60.0, 60.0], "n_atoms": 68}
+    rows = [{"potential": done, "raw": {**done, "steps": 40}}]
+    x = extrapolate(rows, {"exhaustive": 30, "seeded": 6}, 216)
+    assert x["campaign_ionic_steps"] == {"from_raw": 1200.0, "seeded": 60.0}
+    assert x["paper_hours_2_cores"]["from_raw"] == 20 * x["paper_hours_2_cores"]["seeded"]
+    assert extrapolate([{"potential": {**done, "converged": False}, "raw": done}], {}, 216) == {
+        "finished_pairs": 0
+    }

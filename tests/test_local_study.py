@@ -187,3 +187,29 @@ def test_the_screen_runs_on_a_smaller_slab_and_relaxes_on_the_study_slab(tmp_pat
     assert "slab/screen-relax" not in keys
     bad = runner.invoke(app, [*mock_run_args(tmp_path / "bad"), "--screen-slab", "tiny"])
     assert bad.exit_code != 0 and "--screen-slab must be one of small, study" in bad.output
+
+
+def test_figures_are_drawn_once_and_still_drawn_when_the_barriers_fail(tmp_path, monkeypatch):
+    import lis_dft.analysis.outputs as outputs
+    import lis_dft.dft_workflows.barriers as barriers
+
+    drawn = []
+    real = outputs.plot_formation_energies
+
+    def counting(results, fig_dir):
+        drawn.append(fig_dir)
+        return real(results, fig_dir)
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("no final state")
+
+    monkeypatch.setattr(outputs, "plot_formation_energies", counting)
+    monkeypatch.setattr(barriers, "run_barriers", failing)
+    out = tmp_path / "run"
+    args = [*mock_run_args(out, *SMALL), "--barriers", "--species", "Li2S", "--race-rounds", "2,2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0
+    assert len(drawn) == 1  # not before the barriers, once when they failed
+    assert (out / "figures" / "formation_energies.png").stat().st_size > 0
+    assert "figures/formation_energies.png" in (out / "report.md").read_text()
+    assert json.loads((out / "results.json").read_text())["adsorption_energies"]["Li2S"]
