@@ -605,9 +605,11 @@ def _scale_section() -> list[str]:
         "",
         f"{m['systems']} systems, adsorbate stage {m['adsorbate_stage_s']:.0f} s in all; "
         f"{m['seconds_per_system']:.0f} s per system on a line through the origin "
-        f"(cumulative wall against systems; worst relative residual "
-        f"{100 * m['worst_relative_residual']:.0f} %); per system {m['per_system_s']['min']:.0f}"
-        f"-{m['per_system_s']['max']:.0f} s (the species' sizes).",
+        f"(cumulative wall after each catalyst against the systems so far: "
+        + ", ".join(f"{k}: {c:.0f} s" for k, c in m.get("cumulative", []))
+        + f"; worst relative residual {100 * m['worst_relative_residual']:.0f} %); per system "
+        f"{m['per_system_s']['min']:.0f}-{m['per_system_s']['max']:.0f} s (the species' "
+        "sizes, Li2S to Li2S8).",
         "",
         "| catalyst | command wall (s) | adsorbate stage (s) | inside the calculator | cores busy |",
         "|---|---|---|---|---|",

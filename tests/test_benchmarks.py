@@ -262,6 +262,7 @@ def test_scale_systems_and_linearity():
         [{"catalyst": "LiI", "systems": rows, "core_utilisation": 0.9, "adsorbate_stage_s": 167.0}]
     )
     assert s["systems"] == 2 and s["adsorbate_stage_s"] == 167.0
+    assert s["cumulative"] == [(2, 167.0)] and s["worst_relative_residual"] == 0.0
     assert summary([]) == {}
 
 

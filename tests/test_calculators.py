@@ -239,3 +239,50 @@ def test_quick_state_check_agrees_with_ase():
     e0 = atoms.get_potential_energy()
     atoms.positions[1] += 0.05
     assert atoms.get_potential_energy() != e0  # a real change is still seen
+
+
+def test_torch_gets_the_free_cores(monkeypatch):
+    import multiprocessing
+    import time as _time
+
+    pytest.importorskip("torch")
+    import torch
+
+    from lis_dft.dft_workflows import threads
+    from lis_dft.errors import ParameterError
+
+    assert threads.choose_threads(2, 0.0) == 2
+    assert threads.choose_threads(2, 0.9) == 1
+    assert threads.choose_threads(2, 3.0) == 1  # never fewer than one
+    assert threads.choose_threads(8, 2.2) == 6
+
+    stop = multiprocessing.Event()
+    spinner = multiprocessing.Process(target=_spin, args=(stop,))
+    spinner.start()
+    try:
+        _time.sleep(0.3)
+        assert threads.other_busy_cores(0.5) >= 0.5  # the spinning neighbour is seen
+    finally:
+        stop.set()
+        spinner.join()
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads, "_last", {})
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv(threads.ENV, "1")
+    try:
+        assert threads.set_torch_threads()["threads"] == 1
+        assert torch.get_num_threads() == 1
+        assert threads.last_choice()["source"] == threads.ENV
+        monkeypatch.setattr(threads, "_last", {})
+        monkeypatch.setenv(threads.ENV, "two")
+        with pytest.raises(ParameterError, match="whole number"):
+            threads.set_torch_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+def _spin(stop):
+    x = 0
+    while not stop.is_set():
+        x += 1

@@ -342,6 +342,9 @@ def _make_emt(**_: Any) -> Calculator:
 def _make_chgnet(model: str = "0.3.0", **_: Any) -> Calculator:
     from chgnet.model.dynamics import CHGNetCalculator
 
+    from lis_dft.dft_workflows.threads import set_torch_threads
+
+    set_torch_threads()
     return CHGNetCalculator(model=_chgnet_model(model), use_device="cpu")
 
 
@@ -353,6 +356,9 @@ def _make_sevennet(model: str = "7net-mf-0", modal: str | None = None, **_: Any)
     """
     import copy
 
+    from lis_dft.dft_workflows.threads import set_torch_threads
+
+    set_torch_threads()
     calc = copy.copy(_sevennet_calculator(model, modal))
     calc.atoms, calc.results = None, {}
     return calc

@@ -11,6 +11,7 @@ from lis_dft.analysis.results import build_results
 from lis_dft.dft_workflows.flows import LocalStudyMaker, StudySettings
 from lis_dft.dft_workflows.runner import RunStats, ensure_writable, job_output, preflight, run_flow
 from lis_dft.dft_workflows.stores import job_store_from_uri, local_job_store
+from lis_dft.dft_workflows.threads import last_choice
 from lis_dft.provenance import provenance
 from lis_dft.structures.catalog import build_study_structures
 from lis_dft.system import resolve_catalyst
@@ -70,7 +71,7 @@ def run_local_study(
         record,
         calculator=settings.calculator.describe(),
         settings=settings.as_dict(),
-        provenance=provenance(),
+        provenance={**provenance(), "torch_threads": last_choice()},
         timing=stats.as_dict(),
     )
     write_outputs(results, out_dir, figures=figures)
