@@ -30,7 +30,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 from ase import Atoms
-from ase._4.optimize.bfgs import BFGSMethod
 from ase.constraints import FixAtoms
 from ase.filters import Filter
 from ase.optimize import BFGS, FIRE, LBFGS, BFGSLineSearch, GPMin, LBFGSLineSearch, MDMin
@@ -64,7 +63,13 @@ class _FreeAtoms:
         super().__init__(free_atoms(atoms), *args, **kwargs)
 
 
-class CholeskyBFGSMethod(BFGSMethod):
+try:  # ASE's BFGS state (a private module of ASE 3.26+); without it FreeBFGS is ASE's BFGS
+    from ase._4.optimize.bfgs import BFGSMethod
+except ImportError:  # pragma: no cover - other ASE versions
+    BFGSMethod = None
+
+
+class CholeskyBFGSMethod(BFGSMethod or object):
     """ASE's BFGS state; the step by a Cholesky solve while the Hessian is positive definite."""
 
     def compute_step(self, gradient: np.ndarray) -> np.ndarray:
@@ -84,7 +89,7 @@ class FreeBFGS(_FreeAtoms, BFGS):
 
     def update(self, pos, forces, pos0, forces0):
         """ASE's update; the first call starts the Cholesky-solving state."""
-        if self.state is None:
+        if self.state is None and BFGSMethod is not None:
             self.state = CholeskyBFGSMethod(self.H0)
             return
         super().update(pos, forces, pos0, forces0)
@@ -92,7 +97,8 @@ class FreeBFGS(_FreeAtoms, BFGS):
     def read(self):
         """ASE's restart; the state it reads solves by Cholesky too."""
         super().read()
-        self.state = CholeskyBFGSMethod(self.state.hessian)
+        if BFGSMethod is not None:
+            self.state = CholeskyBFGSMethod(self.state.hessian)
 
 
 class FreeLBFGS(_FreeAtoms, LBFGS):
