@@ -252,11 +252,11 @@ def test_scale_systems_and_linearity():
     rows = systems(results)
     assert [r["wall_s"] for r in rows] == [62.0, 105.0]
     assert rows[0]["system"] == "Li2S on LiI(100)" and rows[1]["relaxed"] == 2
-    assert linearity([10.0, 10.0, 10.0]) == {
+    assert linearity([(6, 60.0), (12, 120.0), (18, 180.0)]) == {
         "seconds_per_system": 10.0,
         "worst_relative_residual": 0.0,
     }
-    bent = linearity([10.0, 10.0, 40.0])  # the third system costs 4x: not linear
+    bent = linearity([(6, 60.0), (12, 120.0), (18, 360.0)])  # the third catalyst costs 3x
     assert bent["worst_relative_residual"] > 0.2
     s = summary(
         [{"catalyst": "LiI", "systems": rows, "core_utilisation": 0.9, "adsorbate_stage_s": 167.0}]
