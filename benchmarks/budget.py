@@ -10,8 +10,9 @@ outside:
     python -m benchmarks.budget --mode mock --repeats 5
     python -m benchmarks.budget --mode default --repeats 1 --neighbour   # a CPU-bound neighbour
 
-``--neighbour`` runs a busy process (one core's worth of numpy work) beside the run, as a
-shared node or a second user would. Writes ``benchmarks/budget.json`` after every repeat
+``--neighbour`` runs a busy process (one core of pure-Python work) beside the run, as a
+shared node or a second user would; ``--external-neighbour WHAT`` records a neighbour
+that is already running instead (e.g. a GPAW benchmark pinned to one core). Writes ``benchmarks/budget.json`` after every repeat
 (an interrupted benchmark keeps what it measured; the next call adds the repeats still
 missing). ``--keep DIR`` keeps the last default run's folder (results, report, figures),
 e.g. for ``benchmarks/default_run_race``.
@@ -69,11 +70,10 @@ def timed(cmd: list[str]) -> tuple[float, Any]:
 
 
 def _busy(stop: Any) -> None:  # pragma: no cover - runs in the neighbour process
-    import numpy as np
-
-    a = np.random.default_rng(0).random((300, 300))
+    x = 0  # pure Python: one core exactly (a BLAS product would thread over both)
     while not stop.is_set():
-        a = np.tanh(a @ a.T / 300.0)
+        for i in range(100_000):
+            x = (x + i * i) % 1_000_003
 
 
 def summarise(run_dir: Path, wall: float, usage: Any) -> dict[str, Any]:
@@ -164,14 +164,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=sorted(MODES), default="default")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--neighbour", action="store_true", help="a busy process beside the run")
+    parser.add_argument(
+        "--external-neighbour",
+        default=None,
+        metavar="WHAT",
+        help="a neighbour already running (e.g. 'GPAW, 1 thread, core 1'): recorded as the "
+        "run's neighbour instead of starting the busy process",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep the last default run here")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    key = f"{args.mode}{'+neighbour' if args.neighbour else ''}"
+    neighbour = bool(args.neighbour or args.external_neighbour)
+    key = f"{args.mode}{'+neighbour' if neighbour else ''}"
     section = doc.setdefault(key, {"rows": []})
     while len(section["rows"]) < args.repeats:
         row = run_once(args.mode, args.neighbour, args.keep)
+        if args.external_neighbour:
+            row["neighbour"] = args.external_neighbour
         section["rows"].append(row)
         section["summary"] = median_summary(section["rows"], TARGETS[args.mode])
         doc.update(machine=machine(), packages=package_versions())

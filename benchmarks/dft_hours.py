@@ -13,6 +13,7 @@ Each relaxation appends every ionic step (energy, forces, wall time) to
 ``benchmarks/dft_hours/<adsorbate>_<config>_<start>.extxyz`` as it is taken and resumes
 from it (BFGS's Hessian rebuilt from the stored steps), so a session that ends mid-way
 loses one SCF at most; ``benchmarks/dft_hours.json`` is rewritten after every step.
+GPAW's logs go to ``benchmarks/dft_hours/.work/`` (not kept in git).
 ``--calculator mock`` runs the same machinery in seconds (tests).
 
 The extrapolation to the paper's campaign (stated in the JSON and RESULTS.md): the
@@ -27,9 +28,12 @@ constant this benchmark cannot measure).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -134,11 +138,15 @@ def relax_resumable(
     fmax: float,
     max_steps: int,
     deadline: float | None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """BFGS from ``structure`` (or from the last stored step), every step appended to ``frames``.
 
     Returns the relaxation's state: steps so far, converged, energies, max forces and
     seconds per step. Stops at convergence, ``max_steps`` or the ``deadline`` (epoch s).
+    ``on_step`` gets the state after every step. The calculator runs in
+    ``<frames dir>/.work/<frames stem>/`` (GPAW's log goes there, not to the caller's
+    folder).
     """
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.constraints import FixAtoms
@@ -156,9 +164,12 @@ def relax_resumable(
     atoms.set_constraint(fixed)
     if done:  # the stored steps were taken in this cell: continue from the last, unwrapped
         atoms.positions = done[-1].positions
-    atoms.calc = build_calculator(
-        **calculator, **({"atoms": atoms} if calculator.get("name") == "gpaw" else {})
-    )
+    work = frames.parent / ".work" / frames.stem
+    work.mkdir(parents=True, exist_ok=True)
+    with contextlib.chdir(work):  # GPAW opens its log here
+        atoms.calc = build_calculator(
+            **calculator, **({"atoms": atoms} if calculator.get("name") == "gpaw" else {})
+        )
 
     def state() -> dict[str, Any]:
         frames_now = read(frames, index=":") if frames.is_file() else []
@@ -170,6 +181,12 @@ def relax_resumable(
             "max_force": fm,
             "seconds": [float(f.info["seconds"]) for f in frames_now],
             "n_atoms": len(atoms),
+            # how far DFT moved the start: small from a potential minimum DFT agrees with
+            "max_displacement_A": float(
+                np.linalg.norm(frames_now[-1].positions - frames_now[0].positions, axis=1).max()
+            )
+            if frames_now
+            else 0.0,
         }
 
     def free_fmax(forces: np.ndarray) -> float:
@@ -188,7 +205,11 @@ def relax_resumable(
         snap = atoms.copy()
         snap.set_constraint()
         snap.calc = SinglePointCalculator(snap, energy=atoms.get_potential_energy(), forces=forces)
-        snap.info.update(fmax=free_fmax(forces), seconds=time.perf_counter() - clock[0])
+        snap.info.update(
+            fmax=free_fmax(forces),
+            seconds=time.perf_counter() - clock[0],
+            threads=os.environ.get("OMP_NUM_THREADS", "unset"),  # the pieces may differ
+        )
         write(frames, snap, format="extxyz", append=True)
         clock[0] = time.perf_counter()
 
@@ -205,6 +226,8 @@ def relax_resumable(
         taken += 1
         record()
         current = state()
+        if on_step is not None:
+            on_step(current)
     return current
 
 
@@ -271,26 +294,37 @@ def main(argv: list[str] | None = None) -> None:
         "fmax": args.fmax,
         "rows": [],
     }
+
+    def write(row: dict[str, Any]) -> None:
+        doc["rows"] = [r for r in doc["rows"] if r["adsorbate"] != row["adsorbate"]] + [row]
+        doc.update(
+            summary=extrapolate(doc["rows"], campaign, n_paper),
+            campaign=campaign,
+            machine=machine(),
+            threads=os.environ.get("OMP_NUM_THREADS", "unset"),
+            packages=package_versions(),
+            updated=time.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+        atomic_write_text(args.out, json.dumps(doc, indent=1, default=str))
+
     for ads in args.adsorbates:
         starts = starting_geometries(args.run_dir, ads)
         row = {"adsorbate": ads, "config": starts["config"]}
         for kind in STARTS:
             frames = frames_dir / f"{ads}_{starts['config']}_{kind}.extxyz"
-            row[kind] = relax_resumable(
-                starts[kind], calc, frames, args.fmax, args.max_steps, deadline
-            )
-            row[kind]["frames"] = str(
+            where = str(
                 frames.relative_to(HERE.parent) if frames.is_relative_to(HERE.parent) else frames
             )
-            doc["rows"] = [r for r in doc["rows"] if r["adsorbate"] != ads] + [row]
-            doc.update(
-                summary=extrapolate(doc["rows"], campaign, n_paper),
-                campaign=campaign,
-                machine=machine(),
-                packages=package_versions(),
-                updated=time.strftime("%Y-%m-%d %H:%M:%S"),
+
+            def progress(state: dict[str, Any], row=row, kind=kind, where=where) -> None:
+                row[kind] = {**state, "frames": where}  # the JSON follows every step
+                write(row)
+
+            progress(
+                relax_resumable(
+                    starts[kind], calc, frames, args.fmax, args.max_steps, deadline, progress
+                )
             )
-            atomic_write_text(args.out, json.dumps(doc, indent=1, default=str))
             print(
                 f"{ads} {starts['config']} from {kind}: {row[kind]['steps']} steps, converged {row[kind]['converged']}",
                 flush=True,

@@ -551,7 +551,8 @@ def _budget_section() -> list[str]:
         "run` command (no options, or `-c mock`) in a fresh folder, its own process, timed "
         "from outside; medians of the repeats. Inside the calculator = the study's and the "
         "barriers' calculator time over the whole command's wall time. `+neighbour`: a "
-        "busy process (one core of numpy) beside the run.",
+        "busy process on one core beside the run (`--neighbour`: pure Python; "
+        "`--external-neighbour`: the process named in the repeat's row).",
         "",
         "| run | repeats | wall, median (min-max) (s) | study flow (s) | barrier jobs (s) "
         "| inside the calculator | cores busy | target | met |",
@@ -576,14 +577,18 @@ def _budget_section() -> list[str]:
             "Each default repeat's minima (E_A, eV; the screen is not bitwise repeatable, "
             "the model's float sums are not):",
             "",
-            "| run | date | wall (s) | " + " | ".join(real[0][1]["adsorption_eV"]) + " |",
-            "|---|---|---|" + "---|" * len(real[0][1]["adsorption_eV"]),
+            "| run | date | neighbour | wall (s) | "
+            + " | ".join(real[0][1]["adsorption_eV"])
+            + " |",
+            "|---|---|---|---|" + "---|" * len(real[0][1]["adsorption_eV"]),
         ]
         for k, r in real:
             cells = " | ".join(
                 f"{v['eV']:.3f} ({v['config']})" for v in r["adsorption_eV"].values()
             )
-            lines.append(f"| {k} | {r['created']} | {r['wall_s']:.1f} | {cells} |")
+            who = r.get("neighbour") or "none"
+            who = "busy Python process" if who is True else who
+            lines.append(f"| {k} | {r['created']} | {who} | {r['wall_s']:.1f} | {cells} |")
     return [*lines, ""]
 
 
@@ -627,6 +632,70 @@ def _scale_section() -> list[str]:
                 f"| {x['system']} | {x['screen_s']:.0f} | {x['relaxations_s']:.0f} | "
                 f"{x['wall_s']:.0f} | {x['placements']} | {x['E_A_eV']:.3f} |"
             )
+    return [*lines, ""]
+
+
+def _dft_hours_section() -> list[str]:
+    """Section 11 from benchmarks/dft_hours.json (``python -m benchmarks.dft_hours``)."""
+    path = HERE / "dft_hours.json"
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text())
+    c = doc.get("calculator", {})
+    lines = [
+        "## 11. DFT hours: relaxing from the potential's minima against raw placements",
+        "",
+        "`python -m benchmarks.dft_hours benchmarks/default_run_race` (resumable): GPAW "
+        f"{c.get('mode', '?').upper()} {c.get('basis', '')} PBE + D3({c.get('d3', '?')}), "
+        f"BFGS to {doc.get('fmax')} eV/Å on verify's reduced model (bottom 2 layers fixed), "
+        "once from the potential's relaxed minimum and once from the raw placement of the "
+        "same site on the relaxed clean slab. Every ionic step is kept in "
+        "`benchmarks/dft_hours/*.extxyz`. Threads: "
+        f"{doc.get('threads', '?')} (OMP_NUM_THREADS); updated {doc.get('updated', '?')}.",
+        "",
+        "| adsorbate | configuration | start | ionic steps | converged | max force now (eV/Å) "
+        "| energy change (eV) | largest atom move (Å) | s per step (median) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in doc.get("rows", []):
+        for kind in ("potential", "raw"):
+            r = row.get(kind)
+            if not r:
+                continue
+            e, f, sec = r["energies_eV"], r["max_force"], r["seconds"][1:]
+            per_step = f"{statistics.median(sec):.0f}" if sec else ""
+            lines.append(
+                f"| {row['adsorbate']} | {row['config']} | {kind} | {r['steps']} | "
+                f"{'yes' if r['converged'] else 'no'} | {f[-1]:.3f} | {e[-1] - e[0]:+.3f} | "
+                f"{r.get('max_displacement_A', float('nan')):.2f} | {per_step} |"
+            )
+    m = doc.get("summary") or {}
+    camp = doc.get("campaign") or {}
+    lines.append("")
+    if camp:
+        lines.append(
+            f"Adsorbate calculations of the VASP campaign: {camp['exhaustive']} (every "
+            f"placement) against {camp['seeded']} (the run's finalists, `lis-dft inputs "
+            "--from-run`)."
+        )
+        lines.append("")
+    if m.get("finished_pairs"):
+        h = m["paper_hours_2_cores"]
+        lines += [
+            f"Extrapolated from {m['finished_pairs']} finished pair(s): mean ionic steps "
+            f"{m['mean_steps']['raw']:.0f} from raw, {m['mean_steps']['potential']:.0f} from "
+            f"the potential; campaign ionic steps {m['campaign_ionic_steps']['from_raw']:.0f} "
+            f"against {m['campaign_ionic_steps']['seeded']:.0f}; at "
+            f"{m['reduced_model_seconds_per_step']:.0f} s per step on "
+            f"{m['reduced_model_atoms']} atoms scaled by {m['assumed_scaling']}: "
+            f"{h['from_raw']:.0f} against {h['seeded']:.0f} hours on 2 cores for the "
+            f"{m['paper_slab_atoms']}-atom slab.",
+        ]
+    else:
+        lines.append(
+            "No pair has finished yet: the extrapolation waits for both starts of one "
+            "configuration to converge (the run resumes where it stopped)."
+        )
     return [*lines, ""]
 
 
@@ -842,6 +911,7 @@ def to_markdown(res: dict[str, Any]) -> str:
     lines += _quality_section()
     lines += _budget_section()
     lines += _scale_section()
+    lines += _dft_hours_section()
     lines += ["## Package versions", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in res["packages"].items()]
     return "\n".join(lines) + "\n"

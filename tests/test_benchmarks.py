@@ -266,7 +266,7 @@ def test_scale_systems_and_linearity():
     assert summary([]) == {}
 
 
-def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path):
+def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monkeypatch):
     import json
 
     import numpy as np
@@ -274,7 +274,7 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path):
     from conftest import mock_run_args
     from typer.testing import CliRunner
 
-    from benchmarks.dft_hours import extrapolate, main
+    from benchmarks.dft_hours import extrapolate, main, relax_resumable, starting_geometries
     from lis_dft.cli import app
 
     run = tmp_path / "run"
@@ -311,6 +311,19 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path):
     z = again[0].positions[:, 2]
     n_slab = len(again[0]) - 4
     assert moved[np.argsort(z[:n_slab])[:16]].max() == 0  # the bottom two layers held
+    from benchmarks import suite
+
+    monkeypatch.setattr(suite, "HERE", tmp_path)  # RESULTS.md's section from this JSON
+    text = "\n".join(suite._dft_hours_section())
+    assert f"| Li2S2 | {row['config']} | raw | 6 | no |" in text
+    assert "No pair has finished yet" in text
+    assert json.loads(out.read_text())["rows"][0]["raw"]["max_displacement_A"] > 0
+    seen: list[int] = []  # every step reported (the JSON is rewritten from it), logs aside
+    start = starting_geometries(run, "Li2S2")["raw"]
+    calc = {"name": "mock", "d3": "none"}
+    frames_x = tmp_path / "x" / "f.extxyz"
+    relax_resumable(start, calc, frames_x, 1e-4, 2, None, lambda st: seen.append(st["steps"]))
+    assert seen == [1, 2] and (tmp_path / "x" / ".work" / "f").is_dir()
     done = {"converged": True, "steps": 10, "seconds": [0.0, 60.0, 60.0], "n_atoms": 68}
     rows = [{"potential": done, "raw": {**done, "steps": 40}}]
     x = extrapolate(rows, {"exhaustive": 30, "seeded": 6}, 216)
