@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import time
@@ -210,7 +211,12 @@ def relax_resumable(
             seconds=time.perf_counter() - clock[0],
             threads=os.environ.get("OMP_NUM_THREADS", "unset"),  # the pieces may differ
         )
-        write(frames, snap, format="extxyz", append=True)
+        buf = io.StringIO()
+        write(buf, snap, format="extxyz")
+        with open(frames, "a") as fh:  # one write of the whole frame: a kill leaves no half
+            fh.write(buf.getvalue())
+            fh.flush()
+            os.fsync(fh.fileno())
         clock[0] = time.perf_counter()
 
     if not done:
