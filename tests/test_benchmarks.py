@@ -228,6 +228,32 @@ def test_budget_medians_and_verdict(tmp_path, monkeypatch):
     assert "-1.800 (top_Li-flat-r45)" in text
 
 
+def test_budget_records_an_external_neighbour(tmp_path, monkeypatch):
+    from benchmarks import budget
+
+    calls = []
+
+    def fake_run_once(mode, neighbour, keep):
+        calls.append((mode, neighbour))  # the busy process is not started for it
+        return {
+            "wall_s": 900.0,
+            "study_flow_s": 1.0,
+            "barrier_jobs_s": 1.0,
+            "calculator_s": 800.0,
+            "core_utilisation": 0.5,
+            "neighbour": neighbour,
+        }
+
+    monkeypatch.setattr(budget, "run_once", fake_run_once)
+    out = tmp_path / "budget.json"
+    budget.main(["--repeats", "1", "--external-neighbour", "GPAW on core 1", "--out", str(out)])
+    doc = json.loads(out.read_text())
+    assert calls == [("default", False)] and "default" not in doc
+    (row,) = doc["default+neighbour"]["rows"]
+    assert row["neighbour"] == "GPAW on core 1"
+    assert not doc["default+neighbour"]["summary"]["met"]
+
+
 def test_scale_systems_and_linearity():
     from benchmarks.scale import linearity, summary, systems
 
