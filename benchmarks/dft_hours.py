@@ -300,6 +300,11 @@ def main(argv: list[str] | None = None) -> None:
         "fmax": args.fmax,
         "rows": [],
     }
+    if args.out.is_file():  # keep the rows of adsorbates this call does not advance
+        before = json.loads(args.out.read_text())
+        same = [before.get(k) == doc[k] for k in ("run", "calculator", "fmax")]
+        if all(same):
+            doc["rows"] = before.get("rows", [])
 
     def write(row: dict[str, Any]) -> None:
         doc["rows"] = [r for r in doc["rows"] if r["adsorbate"] != row["adsorbate"]] + [row]

@@ -329,7 +329,11 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monk
     }
     assert not np.allclose(frames["potential"][0].positions, frames["raw"][0].positions)
     first = [f.positions.copy() for f in frames["raw"]]
+    kept = json.loads(out.read_text())
+    kept["rows"].append({"adsorbate": "S8", "config": "elsewhere"})  # advanced by another call
+    out.write_text(json.dumps(kept))
     main([*common, "--max-steps", "6"])  # resumes: three more steps, the first ones kept
+    assert [r["adsorbate"] for r in json.loads(out.read_text())["rows"]] == ["S8", "Li2S2"]
     again = read(tmp_path / "dft_hours" / f"Li2S2_{row['config']}_raw.extxyz", ":")
     assert len(again) == 7
     assert all(np.allclose(a.positions, b) for a, b in zip(again[:4], first, strict=True))
@@ -343,7 +347,7 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monk
     text = "\n".join(suite._dft_hours_section())
     assert f"| Li2S2 | {row['config']} | raw | 6 | no |" in text
     assert "No pair has finished yet" in text
-    assert json.loads(out.read_text())["rows"][0]["raw"]["max_displacement_A"] > 0
+    assert json.loads(out.read_text())["rows"][-1]["raw"]["max_displacement_A"] > 0
     seen: list[int] = []  # every step reported (the JSON is rewritten from it), logs aside
     start = starting_geometries(run, "Li2S2")["raw"]
     calc = {"name": "mock", "d3": "none"}
