@@ -302,6 +302,7 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monk
 
     from benchmarks.dft_hours import extrapolate, main, relax_resumable, starting_geometries
     from lis_dft.cli import app
+    from lis_dft.errors import ParameterError
 
     run = tmp_path / "run"
     args = mock_run_args(run, "--supercell", "2", "2", "2", "--fixed-layers", "2")
@@ -354,6 +355,8 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monk
     frames_x = tmp_path / "x" / "f.extxyz"
     relax_resumable(start, calc, frames_x, 1e-4, 2, None, lambda st: seen.append(st["steps"]))
     assert seen == [1, 2] and (tmp_path / "x" / ".work" / "f").is_dir()
+    with pytest.raises(ParameterError, match="other calculator settings"):  # never mixed
+        relax_resumable(start, {**calc, "d3": "zero"}, frames_x, 1e-4, 3, None)
     done = {"converged": True, "steps": 10, "seconds": [0.0, 60.0, 60.0], "n_atoms": 68}
     rows = [{"potential": done, "raw": {**done, "steps": 40}}]
     x = extrapolate(rows, {"exhaustive": 30, "seeded": 6}, 216)

@@ -126,6 +126,23 @@ def test_gpaw_pbe_if_installed():
     assert atoms.get_potential_energy() < 0
 
 
+def test_gpaw_force_convergence_is_opt_in_and_keeps_job_identities():
+    from lis_dft.dft_workflows.gpaw_calc import GpawSettings, gpaw_calculator
+    from lis_dft.errors import ParameterError
+
+    plain, tight = GpawSettings(), GpawSettings(convergence_forces=0.01)
+    assert "convergence_forces" not in plain.as_dict()  # the hashes of stored jobs hold
+    assert tight.as_dict()["convergence_forces"] == 0.01
+    assert "SCF forces to 0.01 eV/Å" in tight.describe()
+    assert "forces" not in plain.describe()
+    with pytest.raises(ParameterError, match="convergence_forces must be positive"):
+        GpawSettings(convergence_forces=0.0)
+    pytest.importorskip("gpaw")
+    conv = gpaw_calculator(tight, txt=None).params.convergence
+    assert conv["forces"] == 0.01 and conv["energy"] == 1e-5
+    assert "forces" not in gpaw_calculator(plain, txt=None).params.convergence
+
+
 def test_bare_sevennet_is_the_shipped_default():
     """build_calculator("sevennet") must be the default model the study records, not 7net-0."""
     pytest.importorskip("sevenn")
