@@ -6,8 +6,9 @@ uses (the run's slab cut to 2 x 2 cells and 4 layers around the adsorbate, botto
 layers fixed): once from the potential's relaxed minimum, once from the raw placement
 of the same site and orientation on the relaxed clean slab (what a campaign without the
 potential would start from). GPAW PBE + D3(zero), LCAO dzp, SCF forces converged to
-0.01 eV/Å (with the energy criterion alone, restarting the SCF at one geometry moved a
-force by 0.2 eV/Å), ASE BFGS to ``--fmax``.
+0.01 eV/Å (with the energy criterion alone, the SCF of each ionic step, started from the
+previous density, stopped after one or two iterations and the forces drifted by up to
+0.2 eV/Å over 11 steps), ASE BFGS to ``--fmax``.
 
     python -m benchmarks.dft_hours benchmarks/default_run_race --max-minutes 60   # resumable
 
