@@ -237,6 +237,8 @@ def relax_resumable(
         record()  # step 0: the start
     taken = max(len(done) - 1, 0)
     current = state()
+    if on_step is not None and not done:
+        on_step(current)  # the start is a step too (one SCF of several minutes)
     while not current["converged"] and taken < max_steps:
         if deadline is not None and time.time() > deadline:
             break

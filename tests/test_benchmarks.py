@@ -354,7 +354,7 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monk
     calc = {"name": "mock", "d3": "none"}
     frames_x = tmp_path / "x" / "f.extxyz"
     relax_resumable(start, calc, frames_x, 1e-4, 2, None, lambda st: seen.append(st["steps"]))
-    assert seen == [1, 2] and (tmp_path / "x" / ".work" / "f").is_dir()
+    assert seen == [0, 1, 2] and (tmp_path / "x" / ".work" / "f").is_dir()
     with pytest.raises(ParameterError, match="other calculator settings"):  # never mixed
         relax_resumable(start, {**calc, "d3": "zero"}, frames_x, 1e-4, 3, None)
     done = {"converged": True, "steps": 10, "seconds": [0.0, 60.0, 60.0], "n_atoms": 68}
