@@ -213,3 +213,18 @@ def test_figures_are_drawn_once_and_still_drawn_when_the_barriers_fail(tmp_path,
     assert (out / "figures" / "formation_energies.png").stat().st_size > 0
     assert "figures/formation_energies.png" in (out / "report.md").read_text()
     assert json.loads((out / "results.json").read_text())["adsorption_energies"]["Li2S"]
+
+
+def test_a_gpaw_study_converges_scf_forces():
+    """Every calculation of a study relaxes: GPAW's forces must be SCF-converged."""
+    from lis_dft.dft_workflows.gpaw_calc import GpawSettings
+
+    run = StudySettings(calculator=CalculatorSpec("gpaw", "zero"), fmax=0.05)
+    assert run.calculator.kwargs["convergence_forces"] == 0.01
+    GpawSettings.from_kwargs(run.calculator.kwargs)  # a setting GPAW's wrapper knows
+    mine = StudySettings(calculator=CalculatorSpec("gpaw", "zero", {"convergence_forces": 0.03}))
+    assert mine.calculator.kwargs["convergence_forces"] == 0.03  # the user's choice stays
+    assert (
+        "convergence_forces"
+        not in StudySettings(calculator=CalculatorSpec("mock")).calculator.kwargs
+    )

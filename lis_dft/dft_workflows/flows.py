@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from atomate2.forcefields.jobs import ForceFieldRelaxMaker
@@ -54,6 +54,12 @@ class StudySettings:
             raise ParameterError(
                 f"--screen-slab must be one of {', '.join(SCREEN_SLABS)}, got {self.screen_slab!r}."
             )
+        c = self.calculator
+        if c.name == "gpaw" and "convergence_forces" not in c.kwargs:
+            # a study relaxes everything: GPAW's SCF must converge the forces, or they
+            # drift from step to step (GpawSettings.convergence_forces)
+            kwargs = {**c.kwargs, "convergence_forces": round(self.fmax / 5, 6)}
+            self.calculator = replace(c, kwargs=kwargs)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-dict form for provenance and hashing."""
