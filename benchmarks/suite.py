@@ -647,7 +647,12 @@ def _dft_hours_section() -> list[str]:
         "",
         "`python -m benchmarks.dft_hours benchmarks/default_run_race` (resumable): GPAW "
         f"{c.get('mode', '?').upper()} {c.get('basis', '')} PBE + D3({c.get('d3', '?')}), "
-        f"BFGS to {doc.get('fmax')} eV/Å on verify's reduced model (bottom 2 layers fixed), "
+        + (
+            f"SCF forces converged to {c['convergence_forces']} eV/Å, "
+            if c.get("convergence_forces")
+            else ""
+        )
+        + f"BFGS to {doc.get('fmax')} eV/Å on verify's reduced model (bottom 2 layers fixed), "
         "once from the potential's relaxed minimum and once from the raw placement of the "
         "same site on the relaxed clean slab. Every ionic step is kept in "
         "`benchmarks/dft_hours/*.extxyz`. Threads: "
