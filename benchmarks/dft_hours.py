@@ -233,6 +233,8 @@ def relax_resumable(
         clock[0] = time.perf_counter()
 
     if not done:
+        if deadline is not None and time.time() > deadline:
+            return state()  # not started: the start's SCF alone takes minutes
         frames.parent.mkdir(parents=True, exist_ok=True)
         record()  # step 0: the start
     taken = max(len(done) - 1, 0)

@@ -294,6 +294,7 @@ def test_scale_systems_and_linearity():
 
 def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monkeypatch):
     import json
+    import time
 
     import numpy as np
     from ase.io import read
@@ -355,6 +356,8 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monk
     frames_x = tmp_path / "x" / "f.extxyz"
     relax_resumable(start, calc, frames_x, 1e-4, 2, None, lambda st: seen.append(st["steps"]))
     assert seen == [0, 1, 2] and (tmp_path / "x" / ".work" / "f").is_dir()
+    late = relax_resumable(start, calc, tmp_path / "y" / "f.extxyz", 1e-4, 2, time.time() - 1)
+    assert late["steps"] == 0 and not (tmp_path / "y" / "f.extxyz").exists()  # past deadline
     with pytest.raises(ParameterError, match="other calculator settings"):  # never mixed
         relax_resumable(start, {**calc, "d3": "zero"}, frames_x, 1e-4, 3, None)
     done = {"converged": True, "steps": 10, "seconds": [0.0, 60.0, 60.0], "n_atoms": 68}
