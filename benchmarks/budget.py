@@ -12,7 +12,8 @@ outside:
 
 ``--neighbour`` runs a busy process (one core of pure-Python work) beside the run, as a
 shared node or a second user would; ``--external-neighbour WHAT`` records a neighbour
-that is already running instead (e.g. a GPAW benchmark pinned to one core). Writes ``benchmarks/budget.json`` after every repeat
+that is already running instead (e.g. a GPAW benchmark pinned to one core). Writes
+``benchmarks/budget.json`` after every repeat
 (an interrupted benchmark keeps what it measured; the next call adds the repeats still
 missing). ``--keep DIR`` keeps the last default run's folder (results, report, figures),
 e.g. for ``benchmarks/default_run_race``.
