@@ -854,6 +854,12 @@ def _parse_neb_folders(root: Path) -> list[dict]:
     return rows
 
 
+def _names(items: list[str] | None) -> tuple[str, ...] | None:
+    """Names given repeated or comma-separated on the command line; None if none given."""
+    names = [n.strip() for item in items or [] for n in item.split(",") if n.strip()]
+    return tuple(dict.fromkeys(names)) or None
+
+
 @app.command()
 @friendly_errors
 def verify(
@@ -888,6 +894,18 @@ def verify(
     bulk: Annotated[
         bool, typer.Option(help="Also check bulk references (formation energies).")
     ] = True,
+    adsorbates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--adsorbates",
+            help="Check only these adsorbates, comma-separated or repeated (e.g. S8,Li2S2); "
+            "the others are reported as not checked. Default: every adsorbate of the run.",
+        ),
+    ] = None,
+    barriers: Annotated[
+        bool,
+        typer.Option(help="Also check the run's barrier paths (IS, TS, FS: 3 points per path)."),
+    ] = True,
     max_minutes: Annotated[
         float | None,
         typer.Option(help="Start no new single point after this many minutes (resume later)."),
@@ -916,6 +934,8 @@ def verify(
         counterpoise=counterpoise,
         max_configs=max_configs,
         bulk=bulk,
+        adsorbates=_names(adsorbates),
+        barriers=barriers,
         tolerance=tolerance,
         max_minutes=max_minutes,
     )

@@ -239,6 +239,47 @@ def test_max_configs_one_checks_the_reported_configuration(mock_run):
     assert checked == [reported["id"]]
 
 
+def test_verify_only_the_named_adsorbates(mock_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(mock_run, run)
+    (run / "verify.json").unlink(missing_ok=True)
+    args = ["verify", str(run), "-c", "mock", "--lateral", "1", "1", "--no-progress"]
+    bad = runner.invoke(app, [*args, "--adsorbates", "S8,Li2S9"])
+    assert bad.exit_code == 2
+    assert "Li2S9 not in the run" in " ".join(bad.output.split())
+    assert not (run / "verify.json").exists()  # nothing written
+    result = runner.invoke(app, [*args, "--adsorbates", "S8", "--no-bulk"])
+    assert result.exit_code == 0, result.output
+    ver = json.loads((run / "verify.json").read_text())
+    keys = set(ver["energies"])
+    assert keys == {"slab", "molecule/S8"} | {k for k in keys if k.startswith("adslab/S8/")}
+    assert any(k.startswith("adslab/S8/") for k in keys)
+    assert ver["adsorption"]["S8"]["configs"] and ver["adsorption"]["S8"]["status"] != "incomplete"
+    for ads in ("Li2S", "Li2S2"):
+        assert ver["adsorption"][ads]["status"] == "incomplete"
+        assert ver["adsorption"][ads]["verdict"].startswith("not checked")
+    assert "Li2S" in ver["flagged"]  # unchecked is not confirmed: said, not hidden
+
+
+def test_verify_barrier_selection():
+    from lis_dft.dft_workflows.calculators import CalculatorSpec
+    from lis_dft.dft_workflows.verify import VerifySettings, checked_barriers
+
+    paths = [
+        {"reaction": "Li2S -> LiS + Li", "environment": "vacuum"},
+        {"reaction": "Li2S2 -> LiS2 + Li", "environment": "LiI_100"},
+    ]
+    spec = CalculatorSpec("mock")
+    assert checked_barriers(paths, VerifySettings(dft=spec)) == paths
+    assert checked_barriers(paths, VerifySettings(dft=spec, barriers=False)) == []
+    only = VerifySettings(dft=spec, adsorbates=("Li2S2", "S8"))
+    assert checked_barriers(paths, only) == paths[1:]
+    with pytest.raises(Exception, match="at least one"):
+        VerifySettings(dft=spec, adsorbates=())
+
+
 def test_verify_refuses_a_folder_that_is_not_a_run(tmp_path):
     result = runner.invoke(app, ["verify", str(tmp_path)])
     assert result.exit_code == 2

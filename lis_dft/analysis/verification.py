@@ -274,9 +274,25 @@ def summarize(
     results: dict[str, Any],
     tolerance: float,
     counterpoise: bool,
+    adsorbates: tuple[str, ...] | None = None,
+    barriers: bool = True,
 ) -> dict[str, Any]:
-    """The whole verification: adsorption, formation energies, overall verdict, raw energies."""
+    """The whole verification: adsorption, formation energies, overall verdict, raw energies.
+
+    ``adsorbates`` (the ones this verify was asked to check; ``None`` = all) and
+    ``barriers`` say what was left out on purpose: those adsorbates and paths are reported
+    as not checked instead of as waiting for DFT.
+    """
     ads = adsorption_verification(energies, results, tolerance, counterpoise)
+    for name, a in ads.items():
+        if adsorbates is not None and name not in adsorbates:
+            a["status"] = "incomplete"
+            a["verdict"] = "not checked: left out of this verify (--adsorbates)"
+    paths = barrier_verification(energies, results.get("barriers") or [], tolerance)
+    for row in paths:
+        reactant = row["reaction"].split(" ->")[0]
+        if not barriers or (adsorbates is not None and reactant not in adsorbates):
+            row["status"] = "not checked (left out of this verify)"
     errors = [a["largest_error_eV"] for a in ads.values() if a["largest_error_eV"] is not None]
     statuses = [a["status"] for a in ads.values()]
     n_dft = sum(1 for e in energies.values() if "dft" in e)
@@ -292,6 +308,6 @@ def summarize(
         "largest_error_eV": max(errors) if errors else None,
         "worst_status": max(statuses, key=STATUS_ORDER.index) if statuses else "incomplete",
         "flagged": [a for a, v in ads.items() if v["status"] not in ("agrees",)],
-        "barriers": barrier_verification(energies, results.get("barriers") or [], tolerance),
+        "barriers": paths,
         "energies": energies,
     }

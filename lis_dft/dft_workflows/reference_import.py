@@ -87,6 +87,8 @@ def _verify_settings(verify: dict[str, Any]) -> Any:
         counterpoise=s.get("counterpoise", True),
         max_configs=s.get("max_configs"),
         bulk=s.get("bulk", True),
+        adsorbates=s.get("adsorbates"),
+        barriers=s.get("barriers", True),
         tolerance=s.get("tolerance", 0.2),
     )
 

@@ -70,6 +70,13 @@ class VerifySettings:
         ``None`` = all.
     bulk
         Also check the bulk references and molecules (formation energies).
+    adsorbates
+        Check only these adsorbates (and, with ``barriers``, only their delithiation
+        paths); ``None`` = every adsorbate of the run. The others are reported as not
+        checked.
+    barriers
+        Also check the initial state, TS and final state of every barrier path of the
+        run (three single points per path).
     tolerance
         |E_A(MLIP) - E_A(DFT)| within which an adsorbate "agrees", eV.
     max_minutes
@@ -83,6 +90,8 @@ class VerifySettings:
     counterpoise: bool = True
     max_configs: int | None = None
     bulk: bool = True
+    adsorbates: tuple[str, ...] | None = None
+    barriers: bool = True
     tolerance: float = 0.2
     max_minutes: float | None = None
 
@@ -91,6 +100,10 @@ class VerifySettings:
             raise ParameterError(f"verify tolerance must be positive, got {self.tolerance}.")
         if self.max_configs is not None and self.max_configs < 1:
             raise ParameterError(f"--max-configs must be >= 1, got {self.max_configs}.")
+        if self.adsorbates is not None:
+            self.adsorbates = tuple(self.adsorbates)
+            if not self.adsorbates:
+                raise ParameterError("--adsorbates needs at least one adsorbate name.")
 
     @property
     def use_counterpoise(self) -> bool:
@@ -249,6 +262,8 @@ def verification_tasks(record: dict[str, Any], settings: VerifySettings) -> list
             Task("slab", "slab", reduce_slab(clean, n_slab, settings.model, height=height))
         )
     for ads, data in record.get("adsorbates", {}).items():
+        if settings.adsorbates is not None and ads not in settings.adsorbates:
+            continue
         tasks.append(
             Task(f"molecule/{ads}", "molecule", _structure(record["molecules"][ads]), adsorbate=ads)
         )
@@ -403,7 +418,14 @@ def run_verify(
     max_seconds = None if settings.max_minutes is None else 60 * settings.max_minutes
     stats = run_flow(flow, store, run_dir / "jobs", progress, max_seconds, in_order=True)
     energies = gather(tasks, index, store)
-    summary = summarize(energies, results, settings.tolerance, settings.use_counterpoise)
+    summary = summarize(
+        energies,
+        results,
+        settings.tolerance,
+        settings.use_counterpoise,
+        adsorbates=settings.adsorbates,
+        barriers=settings.barriers,
+    )
     summary.update(
         {
             "settings": settings.as_dict(),
@@ -436,6 +458,14 @@ def prepare(
         warnings.simplefilter("ignore")  # pymatgen's site-property merge notes on reload
         results, record, store = load_run(run_dir)
     results = _rederived(results, record)
+    if settings.adsorbates is not None:
+        known = list(record.get("adsorbates", {}))
+        unknown = [a for a in settings.adsorbates if a not in known]
+        if unknown:
+            raise ParameterError(
+                f"--adsorbates: {', '.join(unknown)} not in the run {run_dir} "
+                f"(its adsorbates: {', '.join(known) or 'none'})."
+            )
     run_calc = results["calculator"]
     mlip = CalculatorSpec(run_calc["name"], run_calc["d3"]["damping"], run_calc.get("kwargs", {}))
     supercell = results.get("settings", {}).get("slab", {}).get("supercell", [3, 3, 3])
@@ -446,10 +476,22 @@ def prepare(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pymatgen's site-property merge notes
         tasks = verification_tasks(record, settings)
-        if results.get("barriers"):
+        barriers = checked_barriers(results.get("barriers") or [], settings)
+        if barriers:
             clean = _structure(record["slab"])
-            tasks += barrier_tasks(run_dir, results["barriers"], len(clean), settings, clean)
+            tasks += barrier_tasks(run_dir, barriers, len(clean), settings, clean)
     return results, record, store, settings, tasks, mlip
+
+
+def checked_barriers(
+    barriers: list[dict[str, Any]], settings: VerifySettings
+) -> list[dict[str, Any]]:
+    """The run's barrier paths this verify checks (none with ``barriers=False``)."""
+    if not settings.barriers:
+        return []
+    if settings.adsorbates is None:
+        return list(barriers)
+    return [b for b in barriers if b["reaction"].split(" ->")[0] in settings.adsorbates]
 
 
 def with_latest_sections(results: dict[str, Any], run_dir: Path, own: str) -> dict[str, Any]:
