@@ -280,6 +280,33 @@ def test_verify_barrier_selection():
         VerifySettings(dft=spec, adsorbates=())
 
 
+def test_job_ids_ignore_the_last_bits_of_the_geometry(paper_slab):
+    """A store computed on one processor is found on another (numpy's SIMD sums differ)."""
+    from lis_dft.dft_workflows.calculators import CalculatorSpec
+    from lis_dft.dft_workflows.verify import Task, _job_uuid, verify_flow
+
+    calc = {"name": "gpaw", "d3": "zero", "mode": "lcao"}
+    s = paper_slab.copy()
+    noisy = s.copy()
+    noisy.lattice = noisy.lattice.__class__(s.lattice.matrix * (1 + 1e-14))
+    for i in range(len(noisy)):  # frac coords off in the last bits
+        noisy.replace(i, noisy[i].species, s[i].frac_coords + 3e-15)
+    moved = s.copy()
+    moved.translate_sites([0], [0, 0, 1e-4], frac_coords=False)
+    uid = lambda st, legacy=False: _job_uuid(Task("slab", "slab", st), "dft", calc, legacy)  # noqa: E731
+    assert uid(noisy) == uid(s)  # the same geometry
+    assert uid(noisy, legacy=True) != uid(s, legacy=True)  # what the old key did
+    assert uid(moved) != uid(s)  # another geometry
+    assert uid(s, legacy=True) != uid(s)
+    # a point stored under the id of the old key is found, not computed again
+    spec = CalculatorSpec("gpaw", "zero", {"mode": "lcao"})
+    task = Task("slab", "slab", s)
+    _, index = verify_flow([task], spec, spec, stored={uid(s, legacy=True)})
+    assert index[("slab", "dft")] == uid(s, legacy=True)
+    _, index = verify_flow([task], spec, spec, stored=set())
+    assert index[("slab", "dft")] == uid(s)
+
+
 def test_verify_refuses_a_folder_that_is_not_a_run(tmp_path):
     result = runner.invoke(app, ["verify", str(tmp_path)])
     assert result.exit_code == 2

@@ -142,7 +142,7 @@ def import_verified(
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from lis_dft.dft_workflows.gpaw_calc import reduced_cell
-    from lis_dft.dft_workflows.verify import _structure, prepare, verify_flow
+    from lis_dft.dft_workflows.verify import _structure, prepare, stored_uuids, verify_flow
     from lis_dft.provenance import package_versions
 
     run_dir, reference_dir = Path(run_dir).absolute(), Path(reference_dir)
@@ -168,7 +168,8 @@ def import_verified(
         )
     tag = tag or run_dir.name
     results, record, store, settings, tasks, mlip = prepare(run_dir, _verify_settings(verify))
-    _, index = verify_flow(tasks, settings.dft, mlip)
+    store.connect()
+    _, index = verify_flow(tasks, settings.dft, mlip, stored_uuids(store))
     slab_key = (results.get("catalyst") or {}).get("slab", "LiI_100")
     configs = {
         (ads, c["id"]): c
@@ -183,7 +184,6 @@ def import_verified(
     source = f"lis-dft verify of {run_dir.name} ({mlip.label} minimum)"
     prefix = f"verified/{tag}"
     energies: dict[str, tuple[float, float]] = {}  # key -> (E_total, E_d3)
-    store.connect()
     for task in tasks:
         doc = store.docs_store.query_one({"uuid": index[(task.key, "dft")]}, properties=["output"])
         if doc is None:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from jobflow import Flow, Job, job
 from pymatgen.core import Structure
 
@@ -315,17 +316,46 @@ def single_point(
     return evaluate(structure, calculator, ghosts)
 
 
-def _job_key(task: Task, method: str, calc: dict[str, Any]) -> str:
+def geometry_payload(structure: Structure) -> dict[str, Any]:
+    """The geometry as a job id sees it: species, lattice and fractional coordinates, rounded.
+
+    Rounded (lattice to 1e-6 Å, fractional coordinates to 1e-8) so that the id does not
+    depend on the last bits of floating-point arithmetic, which differ between processors
+    (numpy's SIMD reductions): a store computed on one machine is found on another.
+    """
+    lattice = np.round(structure.lattice.matrix, 6) + 0.0  # + 0.0: no -0.0
+    frac = np.round(structure.frac_coords, 8) + 0.0
+    return {
+        "species": [str(sp) for sp in structure.species],
+        "lattice": lattice.tolist(),
+        "frac": frac.tolist(),
+    }
+
+
+def _job_key(task: Task, method: str, calc: dict[str, Any], legacy: bool = False) -> str:
+    geometry = task.structure.as_dict() if legacy else geometry_payload(task.structure)
     payload = json.dumps(
-        {"s": task.structure.as_dict(), "calc": calc, "ghosts": task.ghosts},
+        {"s": geometry, "calc": calc, "ghosts": task.ghosts},
         sort_keys=True,
         default=str,
     ).encode()
     return hashlib.sha256(payload).hexdigest()[:16]
 
 
+def _job_uuid(task: Task, method: str, calc: dict[str, Any], legacy: bool = False) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{method}/{_job_key(task, method, calc, legacy)}"))
+
+
+def stored_uuids(store: Any) -> set[str]:
+    """Uuids of the jobs already in a (connected) job store."""
+    return {d["uuid"] for d in store.docs_store.query({}, properties=["uuid"])}
+
+
 def verify_flow(
-    tasks: list[Task], dft: CalculatorSpec, mlip: CalculatorSpec
+    tasks: list[Task],
+    dft: CalculatorSpec,
+    mlip: CalculatorSpec,
+    stored: set[str] | None = None,
 ) -> tuple[Flow, dict[tuple[str, str], str]]:
     """Flow of single points: DFT for every task, the run's calculator for non-ghost ones.
 
@@ -336,6 +366,10 @@ def verify_flow(
     state, TS and final state of every barrier path, then the counterpoise points
     configuration by configuration, each adsorbate's lowest first, so
     a verify stopped by ``--max-minutes`` has corrected the reported minima first.
+
+    ``stored`` (the uuids already in the run's store) lets a point computed before the
+    rounded geometry key (:func:`geometry_payload`) be found under its old id on the
+    machine that computed it, instead of being computed again.
     """
     jobs: list[Job] = []
     index: dict[tuple[str, str], str] = {}
@@ -357,7 +391,10 @@ def verify_flow(
         for task in sorted(tasks, key=order):
             if method == "mlip" and task.ghosts:
                 continue
-            uid = str(uuid.uuid5(_NAMESPACE, f"{method}/{_job_key(task, method, calc)}"))
+            uid = _job_uuid(task, method, calc)
+            if stored is not None and uid not in stored:
+                legacy = _job_uuid(task, method, calc, legacy=True)
+                uid = legacy if legacy in stored else uid
             index[(task.key, method)] = uid
             if uid in seen:  # the same geometry twice (a TS at an end point): one job
                 continue
@@ -414,7 +451,7 @@ def run_verify(
     run_dir = Path(run_dir).absolute()
     results, record, store, settings, tasks, mlip = prepare(run_dir, settings)
     preflight(settings.dft.name, _elements(record))
-    flow, index = verify_flow(tasks, settings.dft, mlip)
+    flow, index = verify_flow(tasks, settings.dft, mlip, stored_uuids(store))
     max_seconds = None if settings.max_minutes is None else 60 * settings.max_minutes
     stats = run_flow(flow, store, run_dir / "jobs", progress, max_seconds, in_order=True)
     energies = gather(tasks, index, store)
