@@ -517,9 +517,13 @@ def _quality_section() -> list[str]:
         )
     lines += [
         "",
+        "The last column is what DFT says of the reported minimum (`lis-dft verify` of the "
+        "run: GPAW PBE + D3(zero), counterpoise-corrected E_A on the reduced model, and the "
+        "verdict): the right minimum *of the potential* is only right if DFT agrees.",
+        "",
         "| run | screen | study wall (s) | adsorbate jobs (s) | adsorbate | reported E_A (eV) "
-        "| sound | difference (eV) | verdict |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| sound | difference (eV) | verdict | DFT check of the reported minimum |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run, r in doc.get("runs", {}).items():
         race = r.get("race") or {}
@@ -533,9 +537,26 @@ def _quality_section() -> list[str]:
                 f"| `{run}` | {screen} | {f(r.get('study_wall_s'), 0)} | "
                 f"{f(r.get('adsorbate_jobs_s'), 0)} | {ads} | {f(v['reported_E_A_eV'])} | "
                 f"{'yes' if v['reported_sound'] else 'no'} | {f(v.get('difference_eV'), 3)} | "
-                f"{v['verdict']} |"
+                f"{v['verdict']} | {dft_check(HERE.parent / run, ads)} |"
             )
     return [*lines, ""]
+
+
+def dft_check(run_dir: Path, adsorbate: str) -> str:
+    """What ``lis-dft verify`` of a run says of one adsorbate's reported minimum."""
+    path = run_dir / "verify.json"
+    if not path.is_file():
+        return "not verified"
+    check = json.loads(path.read_text()).get("adsorption", {}).get(adsorbate)
+    if not check:
+        return "not verified"
+    rep = next((c for c in check["configs"] if c["id"] == check["reported_config"]), None)
+    verdict = check["verdict"].replace("|", "\\|")  # a table cell
+    if rep is None or rep.get("dft_eV") is None:
+        return verdict
+    return (
+        f"DFT {rep['dft_eV']:+.2f} eV, potential {rep['mlip_eV']:+.2f} (reduced model): {verdict}"
+    )
 
 
 def _budget_section() -> list[str]:
