@@ -1244,6 +1244,37 @@ def potentials_ship(
     )
 
 
+@potentials_app.command("record-checks")
+@friendly_errors
+def potentials_record_checks(
+    run_dir: Annotated[
+        Path, typer.Argument(help="A run of a shipped model on which 'lis-dft verify' has run.")
+    ],
+) -> None:
+    """Write what verify found on a run into its shipped model's record (runs then warn)."""
+    import json
+
+    from lis_dft.errors import ParameterError
+    from lis_dft.models import shipped_models
+
+    results_path = run_dir / "results.json"
+    if not results_path.is_file():
+        raise ParameterError(f"{run_dir} has no results.json: give a 'lis-dft run' folder.")
+    model_file = json.loads(results_path.read_text()).get("calculator", {}).get("model_file") or {}
+    name = model_file.get("shipped_model")
+    model = shipped_models().get(name) if name else None
+    if model is None:
+        raise ParameterError(
+            f"{run_dir} was not run with a model shipped in lis_dft/models "
+            f"({name or 'no shipped model'}): only shipped models keep DFT checks."
+        )
+    for c in model.record_dft_checks(run_dir):
+        typer.echo(
+            f"{model.name}: {c['adsorbate']} at {c['surface']} ({c['config']}): potential "
+            f"{c['potential_eV']:+.2f}, DFT {c['dft_eV']:+.2f} eV: {c['verdict']}"
+        )
+
+
 @app.command()
 @friendly_errors
 def finetune(

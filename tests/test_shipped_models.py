@@ -89,3 +89,73 @@ def test_untrained_elements_are_reported_loudly():
     assert "without Br" in note and "LiBr(100)" in note and "lis-dft verify" in note
     results["references"] = {"Li": {}, "S": {}, "LiI": {}, "I2(g)": {}}
     assert potential_warnings(results) == []
+
+
+def test_dft_checks_of_a_run_become_warnings_of_later_runs(tmp_path):
+    """verify's disagreements on a model's own run are kept with the model and said loudly."""
+    import shutil
+
+    from lis_dft.analysis.results import potential_warnings
+    from lis_dft.errors import ParameterError
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for suffix in (".pth", ".json"):
+        shutil.copy(MODELS_DIR / f"lis-dft-mf-0-ft2{suffix}", folder / f"m{suffix}")
+    rec = json.loads((folder / "m.json").read_text())
+    rec.pop("dft_checks", None)
+    (folder / "m.json").write_text(json.dumps(rec))
+    model = shipped_models.__wrapped__(folder)["m"]
+    run = tmp_path / "run"
+    run.mkdir()
+    prov = model.provenance()
+    results = {"calculator": {"model_file": prov}, "catalyst": {"slab": "LiI_100"}}
+    (run / "results.json").write_text(json.dumps(results))
+
+    def config(cid, mlip, dft):
+        return {"id": cid, "mlip_eV": mlip, "dft_eV": dft, "error_eV": mlip - dft}
+
+    verify = {
+        "provenance": {"created_utc": "2026-12-05T00:00:00+00:00"},
+        "adsorption": {
+            "S8": {
+                "reported_config": "flat",
+                "status": "not_confirmed",
+                "verdict": "minimum not confirmed: unbound in DFT",
+                "configs": [config("flat", -1.4, 0.01)],
+            },
+            "Li2S": {
+                "reported_config": "top",
+                "status": "agrees",
+                "verdict": "agrees",
+                "configs": [config("top", -1.6, -1.7)],
+            },
+            "Li2S2": {"reported_config": "x", "status": "incomplete", "verdict": "", "configs": []},
+        },
+    }
+    with pytest.raises(ParameterError, match="no verify.json"):
+        model.record_dft_checks(run)
+    (run / "verify.json").write_text(json.dumps(verify))
+    new = model.record_dft_checks(run)
+    assert {c["adsorbate"] for c in new} == {"S8", "Li2S"}  # Li2S2 has no DFT energy yet
+    model.record_dft_checks(run)  # again: replaced, not appended
+    checks = model.record()["dft_checks"]
+    assert len(checks) == 2 and model.provenance()["dft_checks"] == checks
+
+    later = {
+        "calculator": {"model_file": model.provenance()},
+        "catalyst": {"slab": "LiI_100", "label": "LiI(100)"},
+        "references": {"Li": {}, "S": {}, "LiI": {}, "I2(g)": {}},
+        "adsorption_energies": {"S8": {}, "Li2S": {}},
+    }
+    (note,) = potential_warnings(later)  # the agreeing Li2S is not a warning
+    assert "S8" in note and "-1.40" in note and "+0.01" in note and "unconfirmed" in note
+    later["catalyst"] = {"slab": "LiBr_100", "label": "LiBr(100)"}  # checked on LiI only
+    later["references"] = {"Li": {}, "S": {}, "LiI": {}, "I2(g)": {}}
+    assert potential_warnings(later) == []
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    results["calculator"]["model_file"] = {**prov, "weights_sha256": "0" * 64}
+    (other / "results.json").write_text(json.dumps(results))
+    with pytest.raises(ParameterError, match="not run with m"):
+        model.record_dft_checks(other)

@@ -126,37 +126,65 @@ def build_results(
     return results
 
 
+def _shipped_record(model_file: dict[str, Any]) -> dict[str, Any]:
+    """The installed record of the run's shipped weights (same sha256), else {}."""
+    if not model_file.get("shipped_model"):
+        return {}
+    from lis_dft.models import shipped_models
+
+    shipped = shipped_models().get(model_file["shipped_model"])
+    rec = shipped.record() if shipped else {}
+    return rec if rec.get("weights_sha256") == model_file.get("weights_sha256") else {}
+
+
 def potential_warnings(results: dict[str, Any]) -> list[str]:
-    """Loud notes on where the run's potential is outside what it was trained on.
+    """Loud notes on where the run's potential is outside what it was trained on or checked.
 
     A shipped fine-tuned model records the elements of its training set; a study with
     other elements (LiBr, LiCl, a user crystal) gets the base model's extrapolation there.
+    It also records what ``lis-dft verify`` found on its own runs
+    (:meth:`lis_dft.models.ShippedModel.record_dft_checks`): an adsorbate whose minimum DFT
+    did not confirm on this surface is named, with the numbers.
     """
     model_file = (results.get("calculator") or {}).get("model_file") or {}
-    trained = set((model_file.get("trained_on") or {}).get("elements", []))
-    if not trained and model_file.get("shipped_model"):
-        # results written before records said what they were trained on: the same
-        # weights (sha256) in this installation's models folder tell
-        from lis_dft.models import shipped_models
-
-        shipped = shipped_models().get(model_file["shipped_model"])
-        rec = shipped.record() if shipped else {}
-        if rec.get("weights_sha256") == model_file.get("weights_sha256"):
-            trained = set((rec.get("trained_on") or {}).get("elements", []))
-    if not trained:
+    if not model_file:
         return []
+    model = model_file.get("shipped_model", "the potential")
+    trained = set((model_file.get("trained_on") or {}).get("elements", []))
+    checks = model_file.get("dft_checks")
+    if not trained or checks is None:
+        # results written before records said what they were trained on or checked: the
+        # same weights (sha256) in this installation's models folder tell
+        rec = _shipped_record(model_file)
+        trained = trained or set((rec.get("trained_on") or {}).get("elements", []))
+        checks = rec.get("dft_checks", []) if checks is None else checks
+    warnings = []
     present = set()
     for name in results.get("references", {}):
         present |= {el.symbol for el in Composition(name.removesuffix("(g)"))}
-    missing = sorted(present - trained)
-    if not missing:
-        return []
-    model = results["calculator"]["model_file"].get("shipped_model", "the potential")
-    return [
-        f"{model} was fine-tuned on DFT data without {', '.join(missing)}: its numbers for "
-        f"{surface_label(results)} rest on the base model there: trust only what "
-        "'lis-dft verify' confirms."
-    ]
+    missing = sorted(present - trained) if trained else []
+    if missing:
+        warnings.append(
+            f"{model} was fine-tuned on DFT data without {', '.join(missing)}: its numbers for "
+            f"{surface_label(results)} rest on the base model there: trust only what "
+            "'lis-dft verify' confirms."
+        )
+    surface = surface_of(results)
+    for c in checks or []:
+        if (
+            c.get("status") == "agrees"
+            or c.get("surface") != surface
+            or c.get("adsorbate") not in results.get("adsorption_energies", {})
+        ):
+            continue
+        warnings.append(
+            f"{model} disagrees with DFT on {c['adsorbate']} at {surface_label(results)}: on "
+            f"its run {c['run']} the reported {c['config']} has E_A {c['potential_eV']:+.2f} "
+            f"eV by the potential and {c['dft_eV']:+.2f} eV by DFT ({c['verdict']}). Treat "
+            f"this run's {c['adsorbate']} adsorption energy as unconfirmed until 'lis-dft "
+            "verify' agrees."
+        )
+    return warnings
 
 
 def surface_of(results: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lis_dft.errors import CalculatorError
+from lis_dft.errors import CalculatorError, ParameterError
 
 MODELS_DIR = Path(__file__).parent
 
@@ -70,11 +70,78 @@ class ShippedModel:
             "held_out_families": rec["settings"]["hold_out"],
             "kept_epoch": rec["kept_epoch"],
             "trained_on": rec.get("trained_on", {}),
+            "dft_checks": rec.get("dft_checks", []),
             "held_out_scores": {
                 k: v.get("counterpoise", v.get("raw_lcao"))
                 for k, v in rec["held_out_scores"].items()
             },
         }
+
+    def record_dft_checks(self, run_dir: str | Path) -> list[dict[str, Any]]:
+        """Write what ``lis-dft verify`` found on a run of these weights into the record.
+
+        One entry per adsorbate whose reported minimum has a DFT energy: surface, the
+        configuration, both adsorption energies, the error and verify's verdict. Every run
+        of these weights then carries the checks in its provenance, and
+        :func:`lis_dft.analysis.results.potential_warnings` turns the disagreements into
+        warnings in results.json, the report and the terminal. Entries of the same run,
+        surface and adsorbate are replaced. Returns the new entries.
+        """
+        run_dir = Path(run_dir)
+        paths = {n: run_dir / f"{n}.json" for n in ("results", "verify")}
+        for path in paths.values():
+            if not path.is_file():
+                raise ParameterError(
+                    f"{run_dir} has no {path.name}: give a 'lis-dft run' folder on which "
+                    "'lis-dft verify' has run."
+                )
+        results = json.loads(paths["results"].read_text())
+        verify = json.loads(paths["verify"].read_text())
+        rec = self.record()
+        used = ((results.get("calculator") or {}).get("model_file") or {}).get("weights_sha256")
+        if used != rec.get("weights_sha256"):
+            raise ParameterError(
+                f"{run_dir} was not run with {self.name} (weights sha256 "
+                f"{str(used)[:12]} vs {str(rec.get('weights_sha256'))[:12]}): record only "
+                "checks of this model's own runs."
+            )
+        surface = (results.get("catalyst") or {}).get("slab") or "LiI_100"
+        checked = (verify.get("provenance") or {}).get("created_utc")
+        new = []
+        for ads, v in (verify.get("adsorption") or {}).items():
+            rep = next(
+                (c for c in v.get("configs", []) if c["id"] == v.get("reported_config")), None
+            )
+            if rep is None or rep.get("dft_eV") is None:
+                continue
+            new.append(
+                {
+                    "run": run_dir.name,
+                    "checked_utc": checked,
+                    "surface": surface,
+                    "adsorbate": ads,
+                    "config": rep["id"],
+                    "potential_eV": rep.get("mlip_eV"),
+                    "dft_eV": rep["dft_eV"],
+                    "error_eV": rep.get("error_eV"),
+                    "dft_correction": rep.get("dft_correction"),
+                    "status": v["status"],
+                    "verdict": v["verdict"],
+                }
+            )
+        if not new:
+            raise ParameterError(f"{paths['verify']} has no DFT energy of a reported minimum yet.")
+        done = {(c["run"], c["surface"], c["adsorbate"]) for c in new}
+        old = [
+            c
+            for c in rec.get("dft_checks", [])
+            if (c["run"], c["surface"], c["adsorbate"]) not in done
+        ]
+        rec["dft_checks"] = old + new
+        tmp = self.record_path.with_name(f".{self.record_path.name}.tmp")
+        tmp.write_text(json.dumps(rec, indent=1) + "\n")
+        tmp.replace(self.record_path)
+        return new
 
 
 @cache
