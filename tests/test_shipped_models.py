@@ -133,7 +133,7 @@ def test_dft_checks_of_a_run_become_warnings_of_later_runs(tmp_path):
             "Li2S2": {"reported_config": "x", "status": "incomplete", "verdict": "", "configs": []},
         },
     }
-    with pytest.raises(ParameterError, match="no verify.json"):
+    with pytest.raises(ParameterError, match=r"no verify\.json"):
         model.record_dft_checks(run)
     (run / "verify.json").write_text(json.dumps(verify))
     new = model.record_dft_checks(run)
