@@ -170,19 +170,23 @@ def potential_warnings(results: dict[str, Any]) -> list[str]:
             "'lis-dft verify' confirms."
         )
     surface = surface_of(results)
+    disputed: dict[str, list[dict[str, Any]]] = {}
     for c in checks or []:
         if (
-            c.get("status") == "agrees"
-            or c.get("surface") != surface
-            or c.get("adsorbate") not in results.get("adsorption_energies", {})
+            c.get("status") != "agrees"
+            and c.get("surface") == surface
+            and c.get("adsorbate") in results.get("adsorption_energies", {})
         ):
-            continue
+            disputed.setdefault(c["adsorbate"], []).append(c)
+    for ads, found in disputed.items():
+        runs = "; ".join(
+            f"run {c['run']}, {c['config']}: E_A {c['potential_eV']:+.2f} eV by the potential, "
+            f"{c['dft_eV']:+.2f} eV by DFT ({c['verdict']})"
+            for c in found
+        )
         warnings.append(
-            f"{model} disagrees with DFT on {c['adsorbate']} at {surface_label(results)}: on "
-            f"its run {c['run']} the reported {c['config']} has E_A {c['potential_eV']:+.2f} "
-            f"eV by the potential and {c['dft_eV']:+.2f} eV by DFT ({c['verdict']}). Treat "
-            f"this run's {c['adsorbate']} adsorption energy as unconfirmed until 'lis-dft "
-            "verify' agrees."
+            f"{model} disagrees with DFT on {ads} at {surface_label(results)} ({runs}). Treat "
+            f"this run's {ads} adsorption energy as unconfirmed until 'lis-dft verify' agrees."
         )
     return warnings
 
