@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lis_dft.dft_workflows.calculators import DEFAULT_CALCULATOR
-from lis_dft.errors import LisDftError
+from lis_dft.errors import LisDftError, ParameterError
 from lis_dft.system import parse_species
 
 app = typer.Typer(
@@ -857,6 +857,8 @@ def _parse_neb_folders(root: Path) -> list[dict]:
 def _names(items: list[str] | None) -> tuple[str, ...] | None:
     """Names given repeated or comma-separated on the command line; None if none given."""
     names = [n.strip() for item in items or [] for n in item.split(",") if n.strip()]
+    if items and not names:
+        raise ParameterError(f"No name in {', '.join(map(repr, items))}: give e.g. S8,Li2S2.")
     return tuple(dict.fromkeys(names)) or None
 
 

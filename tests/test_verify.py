@@ -250,6 +250,9 @@ def test_verify_only_the_named_adsorbates(mock_run, tmp_path):
     assert bad.exit_code == 2
     assert "Li2S9 not in the run" in " ".join(bad.output.split())
     assert not (run / "verify.json").exists()  # nothing written
+    empty = runner.invoke(app, [*args, "--adsorbates", ","])
+    assert empty.exit_code == 2 and "No name" in empty.output
+    assert not (run / "verify.json").exists()
     result = runner.invoke(app, [*args, "--adsorbates", "S8", "--no-bulk"])
     assert result.exit_code == 0, result.output
     ver = json.loads((run / "verify.json").read_text())
