@@ -138,6 +138,46 @@ def test_difference_terms_are_the_studys_energy_differences():
     assert value("formation bulk/LiI/a1.00") == pytest.approx(1.5 * (-6.0 + 1.9 + 1.5))
 
 
+def test_deformation_terms_split_each_corrected_adsorption_energy():
+    frames = [
+        _frame("slab/relaxed", "slab", "slab", "LiI", -5.0),
+        _frame("molecule/S8", "molecule/S8", "molecule", "S", -1.0),
+        _frame("adslab/S8/a/free", "S8@x/a", "adslab", "LiIS", -9.0),
+        _frame("adslab/S8/b/frozen", "S8@x/b", "adslab", "LiIS", -9.5),
+        _frame("adslab/S8/c/free", "S8@x/c", "adslab", "LiIS", -9.5),  # no fragments known
+    ]
+    for f in frames[2:]:
+        f.info["n_slab"] = 2
+    calc = frames[2].calc
+    frames[2].calc = None
+    frames[2].positions[0] += 0.3  # a surface atom lifted under the molecule
+    frames[2].calc = SinglePointCalculator(frames[2], **calc.results)
+    labs = ft.labels(frames, {f.info["config_id"]: 0.5 for f in frames[2:]})
+    energies = {
+        "adslab/S8/a/free": {"slab_own": -4.6, "molecule_own": -0.8},
+        "adslab/S8/b/frozen": {"slab_own": -5.0, "molecule_own": -0.9},
+    }
+    extra, terms = ft.deformation_terms(labs, range(len(labs)), energies)
+    assert [t.name for t in terms] == [
+        "slab deformation adslab/S8/a/free",
+        "molecule deformation adslab/S8/a/free",
+        "molecule deformation adslab/S8/b/frozen",  # its frozen slab is the clean one: no term
+    ]
+    every = labs + extra
+    values = [
+        sum(c * every[i].energy for c, i in zip(t.coefficients, t.frames, strict=True))
+        for t in terms
+    ]
+    assert values == pytest.approx([0.4, 0.2, 0.1])
+    # the fragments are the complex's own atoms, in its cell, outside the per-frame loss
+    assert extra[0].atoms.positions == pytest.approx(frames[2].positions[:2])
+    assert extra[1].atoms.get_chemical_symbols() == ["S"]
+    assert all(x.energy_weight == 0 for x in extra)
+    # a held-out complex adds nothing; neither does an unknown fragment set
+    assert ft.deformation_terms(labs, range(2), energies) == ([], [])
+    assert ft.deformation_terms(labs, range(len(labs)), {}) == ([], [])
+
+
 def test_barrier_paths_train_their_relative_energies_not_their_absolute_ones():
     p = "verified/run/neb/Li2S"
     frames = [
@@ -204,13 +244,20 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
     ref = tmp_path / "ref"
     ref.mkdir()
     write(ref / REFERENCE, frames, format="extxyz")
-    (ref / "counterpoise.json").write_text(
-        json.dumps({"points": {"adslab/Li2S/top_I-flat-r0/frozen": {"bsse": 0.7}}})
-    )
+    top = "adslab/Li2S/top_I-flat-r0/frozen"
+    real = json.loads((DEFAULT_DIR / "counterpoise.json").read_text())["points"][top]
+    parts = {k: real[k] for k in ("slab_own", "molecule_own")}
+    (ref / "counterpoise.json").write_text(json.dumps({"points": {top: {"bsse": 0.7, **parts}}}))
     settings = ft.FinetuneSettings(
         epochs=1, lr=1e-6, hold_out=("Li2S@LiI_100/bridge_I-Li",), threads=1
     )
-    res = ft.finetune(ref, tmp_path / "out", settings, log=lambda *_: None)
+    said = []
+    res = ft.finetune(ref, tmp_path / "out", settings, log=said.append)
+    # its slab was frozen (no slab term); the molecule's deformation is trained
+    assert any(f"molecule deformation {top}" in s and "slab deformation" not in s for s in said)
+    assert json.loads((tmp_path / "out" / "training_data.json").read_text())["fragments_eV"] == {
+        top: parts
+    }
     rec = json.loads((tmp_path / "out" / "finetune.json").read_text())
     assert rec["data"]["held_out_frames"] == 1 and rec["data"]["train_frames"] == 9
     assert rec["data"]["counterpoise_labels"] == 1 and "reference.extxyz" in rec["data"]["sha256"]

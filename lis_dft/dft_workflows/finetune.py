@@ -10,7 +10,10 @@ Labels
     (``counterpoise.json``) train on ``energy_pbe + BSSE``, i.e. on basis-set-corrected
     adsorption energies. Adsorbate frames without one train on forces only (energy
     weight 0): their raw LCAO energies would teach the model the 0.7-1.1 eV
-    basis-set overbinding.
+    basis-set overbinding. Energy differences are trained as such (adsorption, surface,
+    formation, E(V), ring opening, barriers, and the slab and molecule deformation
+    energies inside each corrected E_A: :func:`difference_terms`,
+    :func:`deformation_terms`).
 Energy scale
     GPAW and VASP (the foundation models' data) count total energies from different
     references. A per-element offset, fitted by least squares to the training labels
@@ -71,6 +74,9 @@ class FinetuneSettings:
     hold_out: tuple[str, ...] = DEFAULT_HOLD_OUT
     seed: int = 1
     threads: int = 2
+    #: train the slab and molecule deformation energies of the counterpoise-corrected
+    #: complexes too (:func:`deformation_terms`)
+    deformation: bool = True
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -449,6 +455,88 @@ def delithiation_terms(items: list[Label], train: range) -> list[DifferenceTerm]
     return terms
 
 
+def deformation_terms(
+    items: list[Label], train: range, fragments: dict[str, dict[str, float]]
+) -> tuple[list[Label], list[DifferenceTerm]]:
+    """Slab and molecule deformation energies of the labelled training complexes.
+
+    A counterpoise-corrected adsorption energy splits exactly into three parts,
+    E_A = E_int + (E(slab fragment) - E(clean slab)) + (E(molecule fragment) - E(molecule)),
+    where the fragments are the complex's own slab and molecule atoms alone in the
+    complex's cell, computed in their own basis (``slab_own``, ``molecule_own`` of
+    ``counterpoise.json``). An E_A term alone lets a model trade a too-cheap surface
+    deformation against a too-strong interaction (measured on the default potential: a
+    surface Li lifted under S8 cost 0.70 eV instead of DFT's 1.05 eV); these terms pin the
+    two deformations, and with the E_A term the interaction.
+
+    Parameters
+    ----------
+    items
+        Labelled frames.
+    train
+        Indices of ``items`` trained on.
+    fragments
+        config_id -> PBE energies (eV) ``slab_own`` and ``molecule_own`` of its fragments.
+
+    Returns
+    -------
+    The fragment frames, numbered after ``items`` (trained only through the terms), and
+    one term per deformation. A fragment identical to its reference (a frozen slab) adds
+    nothing and is left out.
+
+    """
+    from lis_dft.dft_workflows.reference_counterpoise import fragments as split_fragments
+
+    index = {items[i].config_id: i for i in train if items[i].energy_weight > 0}
+    extra: list[Label] = []
+    terms: list[DifferenceTerm] = []
+    for a, slab, mol in adsorption_triples(items, train):
+        lab = items[a]
+        parts = fragments.get(lab.config_id)
+        if parts is None or "n_slab" not in lab.atoms.info:
+            continue
+        geometry = split_fragments(lab.atoms)
+        for part, ref in (("slab", slab), ("molecule", mol)):
+            atoms = geometry[f"{part}_own"][0]
+            same = items[ref].atoms
+            if len(same) == len(atoms) and np.allclose(same.cell[:], atoms.cell[:], atol=1e-6):
+                if np.allclose(same.positions, atoms.positions, atol=1e-6):
+                    continue
+            if items[ref].config_id not in index:
+                continue
+            atoms.info = {"n_slab": len(atoms) if part == "slab" else 0}
+            extra.append(
+                Label(
+                    f"{lab.config_id}#{part}",
+                    lab.family,
+                    atoms,
+                    float(parts[f"{part}_own"]),
+                    np.zeros((len(atoms), 3)),
+                    0.0,
+                    False,
+                )
+            )
+            terms.append(
+                DifferenceTerm(
+                    f"{part} deformation {lab.config_id}",
+                    (len(items) + len(extra) - 1, ref),
+                    (1.0, -1.0),
+                )
+            )
+    return extra, terms
+
+
+def fragment_energies(reference_dir: Path) -> dict[str, dict[str, float]]:
+    """config_id -> PBE energies of the own-basis fragments in counterpoise.json."""
+    from lis_dft.dft_workflows.reference_counterpoise import load
+
+    return {
+        cid: {k: float(p[k]) for k in ("slab_own", "molecule_own")}
+        for cid, p in load(Path(reference_dir))["points"].items()
+        if "slab_own" in p and "molecule_own" in p
+    }
+
+
 def _difference_epoch(
     trainer: Any,
     batches: list[Any],
@@ -534,9 +622,11 @@ def train(
     out_dir: Path,
     max_minutes: float | None = None,
     log: Any = print,
+    fragments: dict[str, dict[str, float]] | None = None,
 ) -> list[dict[str, float]]:
     """SevenNet's Trainer over the training graphs; keeps the best held-out epoch.
 
+    ``fragments`` (see :func:`deformation_terms`) adds the deformation terms.
     Resumes from ``out_dir/last.pth`` (weights, optimizer, epoch, learning curve).
     """
     import sevenn
@@ -577,12 +667,14 @@ def train(
         _graphs(held_items, offsets, cutoff, settings.modal), batch_size=settings.batch_size
     )
     items = train_items + held_items
+    terms, extra = [], []
+    if settings.difference_weight:
+        terms = difference_terms(items, range(len(train_items)), settings.bulk_weight)
+        if settings.deformation:
+            extra, deformations = deformation_terms(items, range(len(train_items)), fragments or {})
+            terms += deformations
+    items = items + extra
     targets = [shifted(lab, offsets) for lab in items]
-    terms = (
-        difference_terms(items, range(len(train_items)), settings.bulk_weight)
-        if settings.difference_weight
-        else []
-    )
     term_batches = [
         next(
             iter(
@@ -595,7 +687,7 @@ def train(
         for t in terms
     ]
     log(f"{len(terms)} training energy differences: " + ", ".join(t.name for t in terms))
-    triples = adsorption_triples(items, range(len(train_items), len(items)))
+    triples = adsorption_triples(items, range(len(train_items), len(train_items) + len(held_items)))
     used = sorted({i for t in triples for i in t})
     probe = (
         _graphs([items[i] for i in used], offsets, cutoff, settings.modal),
@@ -754,6 +846,7 @@ def finetune(
         training_data = {
             "sha256": data_hash(reference_dir),
             "bsse_eV": reference_counterpoise.corrections(reference_dir),
+            "fragments_eV": fragment_energies(reference_dir),
         }
         atomic_write_text(data_path, json.dumps(training_data, indent=1))
     bsse = training_data["bsse_eV"]
@@ -766,7 +859,16 @@ def finetune(
         offsets = element_offsets(train_items, _base_predictions(settings, train_items))
         atomic_write_text(offsets_path, json.dumps(offsets, indent=1))
     log(f"{len(train_items)} training frames, {len(held_items)} held out; offsets {offsets}")
-    curve = train(settings, train_items, held_items, offsets, out_dir, max_minutes, log)
+    curve = train(
+        settings,
+        train_items,
+        held_items,
+        offsets,
+        out_dir,
+        max_minutes,
+        log,
+        training_data.get("fragments_eV", {}),
+    )
     model_path = out_dir / "model.pth"
 
     # held-out score: bulk, molecule and slab frames + the held-out adsorbate frames
