@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,6 +123,13 @@ def test_candidates_and_bad_names():
         parse_candidate("chgnet/mace")
     with pytest.raises(CalculatorError, match="Unknown calculator"):
         parse_candidate("vasp/pbe")
+    # fine-tunes all write model.pth: each row keeps its folder, and twins are refused
+    from lis_dft.dft_workflows.potential_comparison import Candidate, compare
+
+    a, b = Candidate("mock", "/x/ft4A/model.pth"), Candidate("mock", "/y/ft4C/model.pth")
+    assert (a.key, b.key) == ("mock/ft4A/model.pth", "mock/ft4C/model.pth")
+    with pytest.raises(ParameterError, match=r"share the row 'mock/ft4A/model\.pth'"):
+        compare(Path("unused"), Path("unused"), [a, Candidate("mock", "/z/ft4A/model.pth")])
 
 
 def test_compare_on_the_committed_reference_set(tmp_path):

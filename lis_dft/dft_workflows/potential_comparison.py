@@ -47,8 +47,15 @@ class Candidate:
 
     @property
     def key(self) -> str:
-        """``backend/model``, e.g. ``sevennet/7net-l3i5``."""
-        return f"{self.name}/{Path(self.model).name}"
+        """``backend/model``, e.g. ``sevennet/7net-l3i5``.
+
+        A weights file keeps its folder (``sevennet/ft4/model.pth``): fine-tunes all
+        write ``model.pth``.
+        """
+        path = Path(self.model)
+        if len(path.parts) > 1:
+            return f"{self.name}/{path.parent.name}/{path.name}"
+        return f"{self.name}/{path.name}"
 
 
 def offline_candidates() -> list[Candidate]:
@@ -153,6 +160,15 @@ def compare(
     from lis_dft.dft_workflows import reference_counterpoise
     from lis_dft.provenance import provenance
 
+    candidates = candidates or offline_candidates()
+    keys = [c.key for c in candidates]
+    twins = sorted({k for k in keys if keys.count(k) > 1})
+    if twins:
+        raise ParameterError(
+            f"Two --potential entries would share the row {twins[0]!r}: "
+            + ", ".join(c.model for c in candidates if c.key == twins[0])
+            + ". Give each weights file a folder or name of its own."
+        )
     frames = reference_frames(reference_dir)
     bsse = reference_counterpoise.corrections(reference_dir)
     cp_frames = reference_counterpoise.candidates(frames)
@@ -167,7 +183,6 @@ def compare(
         if a.info.get("intact") is True and a.info.get("surface_intact") is True
     }
     cp_sound_complete = bool(bsse) and sound_ids <= set(bsse)
-    candidates = candidates or offline_candidates()
     cp_scores: dict[str, PotentialScore] = {}
     scores: dict[str, PotentialScore] = {}
     records: dict[str, Any] = {}
