@@ -87,7 +87,8 @@ Miller = Annotated[
 Model = Annotated[
     str | None,
     typer.Option(
-        help="Model of the calculator: sevennet lis-dft-mf-0-ft2 (default), lis-dft-mf-0-ft, 7net-mf-0, 7net-0 or 7net-l3i5; "
+        help="Model of the calculator: sevennet lis-dft-mf-0-ft4 (default), lis-dft-mf-0-ft2, "
+        "lis-dft-mf-0-ft, 7net-mf-0, 7net-0 or 7net-l3i5; "
         "chgnet 0.3.0 (default) or r2scan; or the path of fine-tuned weights.",
     ),
 ]
