@@ -497,12 +497,13 @@ def deformation_terms(
             continue
         geometry = split_fragments(lab.atoms)
         for part, ref in (("slab", slab), ("molecule", mol)):
-            atoms = geometry[f"{part}_own"][0]
-            same = items[ref].atoms
-            if len(same) == len(atoms) and np.allclose(same.cell[:], atoms.cell[:], atol=1e-6):
-                if np.allclose(same.positions, atoms.positions, atol=1e-6):
-                    continue
-            if items[ref].config_id not in index:
+            atoms, clean = geometry[f"{part}_own"][0], items[ref].atoms
+            unchanged = (
+                len(clean) == len(atoms)
+                and np.allclose(clean.cell[:], atoms.cell[:], atol=1e-6)
+                and np.allclose(clean.positions, atoms.positions, atol=1e-6)
+            )
+            if unchanged or items[ref].config_id not in index:
                 continue
             atoms.info = {"n_slab": len(atoms) if part == "slab" else 0}
             extra.append(
