@@ -42,9 +42,10 @@ def test_families_are_held_out_whole_and_unknown_ones_refused():
         _frame("a1", "S8@x/a", "adslab", "S", -1.0),
         _frame("a2", "S8@x/a", "adslab", "S", -1.0),
         _frame("b1", "S8@x/b", "adslab", "S", -1.0),
+        _frame("a1/frag", "S8@x/a/fragments", "slab", "S", -1.0),  # a1's counterpoise fragment
     ]
     train, held = ft.split(frames, ("S8@x/a",))
-    assert [f.info["config_id"] for f in held] == ["a1", "a2"]
+    assert [f.info["config_id"] for f in held] == ["a1", "a2", "a1/frag"]
     assert [f.info["config_id"] for f in train] == ["b1"]
     with pytest.raises(ParameterError, match=r"S8@x/zz.*choose from"):
         ft.split(frames, ("S8@x/zz",))

@@ -120,7 +120,7 @@ class FinetuneResult:
 
 
 def split(frames: list[Any], hold_out: tuple[str, ...]) -> tuple[list[Any], list[Any]]:
-    """Training and held-out frames; a family is held out whole."""
+    """Training and held-out frames; a family is held out whole, with its fragments."""
     families = {f.info["family"] for f in frames}
     unknown = [h for h in hold_out if h not in families]
     if unknown:
@@ -130,8 +130,10 @@ def split(frames: list[Any], hold_out: tuple[str, ...]) -> tuple[list[Any], list
         )
     if not hold_out:
         raise ParameterError("Hold out at least one family (--hold-out), or nothing validates.")
-    held = [f for f in frames if f.info["family"] in hold_out]
-    train = [f for f in frames if f.info["family"] not in hold_out]
+    # a verified complex's counterpoise fragments (family "<family>/fragments") go with it
+    held_family = {h for h in hold_out} | {f"{h}/fragments" for h in hold_out}
+    held = [f for f in frames if f.info["family"] in held_family]
+    train = [f for f in frames if f.info["family"] not in held_family]
     return train, held
 
 
@@ -837,6 +839,7 @@ def finetune(
         raise ParameterError(
             f"No {REFERENCE} in {reference_dir}: point --reference at a computed reference set."
         )
+    train_frames, held_frames = split(frames, settings.hold_out)  # bad --hold-out: nothing written
     out_dir.mkdir(parents=True, exist_ok=True)
     # the labels are fixed when training starts: a resumed run trains on the same data
     # even if counterpoise.json has grown since (held-out scoring uses the newest)
@@ -851,7 +854,6 @@ def finetune(
         }
         atomic_write_text(data_path, json.dumps(training_data, indent=1))
     bsse = training_data["bsse_eV"]
-    train_frames, held_frames = split(frames, settings.hold_out)
     train_items, held_items = labels(train_frames, bsse), labels(held_frames, bsse)
     offsets_path = out_dir / "offsets.json"
     if offsets_path.exists():  # resuming: the same scale as before
