@@ -385,6 +385,31 @@ def test_a_final_state_on_another_periodic_image_joins_the_path():
     assert joined[-1].distance_matrix == pytest.approx(images[-1].distance_matrix)
 
 
+def test_a_wrapped_final_state_is_interpolated_the_short_way(tmp_path, monkeypatch):
+    """The relaxed final state may hold the moving Li wrapped into the cell; the band must
+    still take the Li the short way (benchmarks/default_run_ft4's Li2S2/LiI(100) path
+    dragged it 19 Å across the cell for a 4.7 Å move and never converged)."""
+    from pymatgen.core import Lattice
+
+    from lis_dft.dft_workflows.barriers import BarrierSettings, neb_path
+
+    monkeypatch.chdir(tmp_path)  # ASE's IDPP writes its log and trajectory here
+    lat = Lattice.from_parameters(12, 12, 20, 90, 90, 90)
+    initial = Structure(
+        lat, ["S", "S", "Li"], [[0.5, 0.5, 0.5], [0.5, 0.5 + 2.1 / 12, 0.5], [0.90, 0.5, 0.5]]
+    )
+    # the Li 0.24 (2.9 Å) further along x, stored wrapped into the cell at x = 0.14
+    final = Structure(
+        lat, ["S", "S", "Li"], [[0.5, 0.5, 0.5], [0.5, 0.5 + 2.1 / 12, 0.5], [0.14, 0.5, 0.5]]
+    )
+    s = BarrierSettings(n_images=3, steps=2)
+    path = neb_path(initial, final, {"name": "mock"}, s)
+    coord = path_coordinate([im.cart_coords for im in path.images])
+    assert coord[-1] == pytest.approx(2.88, abs=0.3)  # not 9.1 Å back across the cell
+    assert path.images[-1][2].frac_coords[0] == pytest.approx(1.14)
+    assert path.images[-1].distance_matrix == pytest.approx(final.distance_matrix)
+
+
 def test_paths_in_parallel_processes_give_the_sequential_result(mock_run, tmp_path):
     import shutil
 

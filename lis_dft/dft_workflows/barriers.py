@@ -131,29 +131,34 @@ def _atoms(structure: Structure) -> Any:
     return AseAtomsAdaptor.get_atoms(structure)
 
 
+def nearest_image(structure: Structure, reference: Structure) -> Structure:
+    """``structure`` with every site moved by whole lattice vectors next to its ``reference`` site.
+
+    The same configuration (every distance unchanged); only the periodic image each atom
+    is written on changes. Returned untouched, to the last bit, when no site moves
+    (verify's job ids hash geometries).
+    """
+    shift = np.round(structure.frac_coords - reference.frac_coords)
+    if not shift.any():
+        return structure
+    return Structure(
+        structure.lattice,
+        structure.species,
+        structure.frac_coords - shift,
+        site_properties=structure.site_properties or None,
+    )
+
+
 def continuous(images: list[Structure]) -> list[Structure]:
     """The path with every atom on the periodic image nearest to where it was one image before.
 
-    The relaxed final state may hold the moving Li on another periodic image than the one
-    the path reaches it by (measured: Li2S2 on LiI(100), 11.9 Å, one lattice vector, between
-    the last image and the final state). ASE's NEB springs take the minimum image, so the
-    energies are right either way; the reaction coordinate, the path files and the VASP
-    NEB folders need the continuous path.
+    The reaction coordinate, the path files and the VASP NEB folders need the continuous
+    path. Paths computed before the final state was aligned (:data:`PATH_REVISION` 1) hold
+    it on another periodic image (measured: Li2S2 on LiI(100), 11.9 Å, one lattice vector).
     """
     out = [images[0]]
     for im in images[1:]:
-        shift = np.round(im.frac_coords - out[-1].frac_coords)
-        if not shift.any():
-            out.append(im)  # untouched, to the last bit (verify's job ids hash geometries)
-            continue
-        out.append(
-            Structure(
-                im.lattice,
-                im.species,
-                im.frac_coords - shift,
-                site_properties=im.site_properties or None,
-            )
-        )
+        out.append(nearest_image(im, out[-1]))
     return out
 
 
@@ -335,6 +340,9 @@ def neb_path(
 ) -> NebPath:
     """IDPP images, a plain NEB to ``pre_fmax``, then the climbing image to ``fmax``.
 
+    The final state is first moved onto the periodic images nearest the initial state
+    (:func:`nearest_image`), so each atom travels its shortest way.
+
     When the plain NEB's path has no interior maximum (:func:`has_interior_maximum`) there
     is nothing to climb to: its barrier is the reaction energy of the relaxed end points,
     and the climbing stage (which then drags the top image onto the final state without
@@ -345,6 +353,9 @@ def neb_path(
     from lis_dft.dft_workflows.calculators import CALC_TIMER
 
     method = {"idpp": "IDPP", "linear": "linear"}[s.interpolation]
+    # the relaxed final state may hold the moving Li on another periodic image (wrapped
+    # into the cell); interpolated as stored, the Li would be dragged across the cell
+    final = nearest_image(final, initial)
     images = interpolate_endpoints_ase([initial, final], s.n_images, method)
     stages = []
 
@@ -652,6 +663,12 @@ RULES = {"vacuum": 2, "surface": 1}
 #: revision of the ODE optimizer (part of the identity of a path that uses it); 2: its
 #: residual is the per-atom NEB force of every image, climbing image included
 ODE_REVISION = 2
+#: revision of how the path is built (part of every path's identity); 2: the final state
+#: is moved onto the periodic images nearest the initial state before the interpolation
+#: (before, a final Li wrapped into the cell made IDPP drag it across the cell: the
+#: Li2S2/LiI(100) path of benchmarks/default_run_ft4 ran 19 Å for a 4.7 Å move and its
+#: climbing image never converged)
+PATH_REVISION = 2
 
 
 def _key(task: BarrierTask, calc: dict[str, Any], settings: BarrierSettings) -> str:
@@ -659,6 +676,7 @@ def _key(task: BarrierTask, calc: dict[str, Any], settings: BarrierSettings) -> 
     payload = json.dumps(
         {"s": task.initial.as_dict(), "calc": calc, "settings": settings.as_dict()}
         | ({"rule": rule} if rule > 1 else {})
+        | {"path": PATH_REVISION}
         | (
             {"ode": ODE_REVISION} if "ODE" in (settings.optimizer, settings.climb_optimizer) else {}
         ),
