@@ -429,9 +429,13 @@ def _torch_threads() -> int | None:
 
 
 # --------------------------------------------------------------------------- report
+#: the fresh ``lis-dft run`` of the current default potential (section 7 reads its barriers)
+DEFAULT_RUN = HERE / "default_run_ft4"
+
+
 def _barriers_section() -> list[str]:
-    """Section 7 from benchmarks/default_run (``lis-dft run`` with its barriers, ``verify``)."""
-    run = HERE / "default_run"
+    """Section 7 from :data:`DEFAULT_RUN` (``lis-dft run`` with its barriers, ``verify``)."""
+    run = DEFAULT_RUN
     path = run / "results.json"
     if not path.exists():
         return []
@@ -450,7 +454,7 @@ def _barriers_section() -> list[str]:
     lines = [
         "## 7. Delithiation barriers of the default run",
         "",
-        f"`lis-dft run` (its barrier stage) on `benchmarks/default_run`, "
+        f"`lis-dft run` (its barrier stage) on `benchmarks/{run.name}`, "
         f"{res['calculator']['model']}; surface paths on the reduced model "
         "(docs/methods.md). DFT columns: `lis-dft verify` single points on the same IS/TS/FS "
         "(raw LCAO).",

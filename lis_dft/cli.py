@@ -1325,6 +1325,13 @@ def finetune(
     max_minutes: Annotated[
         float | None, typer.Option(help="Start no new epoch after this many minutes.")
     ] = None,
+    schedule: Annotated[
+        str,
+        typer.Option(
+            help="Learning rate over the epochs: constant, or cosine (from --lr to 0 at the "
+            "last epoch)."
+        ),
+    ] = "constant",
 ) -> None:
     """Fine-tune a SevenNet model on the DFT reference set (held-out families validate)."""
     from lis_dft.dft_workflows.calculators import _sevennet_modalities
@@ -1344,6 +1351,7 @@ def finetune(
         **({} if bulk_weight is None else {"bulk_weight": bulk_weight}),
         hold_out=tuple(hold_out) if hold_out else DEFAULT_HOLD_OUT,
         threads=threads,
+        schedule=schedule,
     )
     result = run_finetune(reference or DEFAULT_DIR, out, settings, max_minutes, typer.echo)
     scores = result.record["held_out_scores"]

@@ -223,6 +223,8 @@ def test_settings_refuse_nonsense():
         ft.FinetuneSettings(difference_weight=-1.0)
     with pytest.raises(ParameterError, match="loss"):
         ft.FinetuneSettings(loss="l1")
+    with pytest.raises(ParameterError, match="schedule"):
+        ft.FinetuneSettings(schedule="warm")
 
 
 def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
@@ -250,7 +252,11 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
     parts = {k: real[k] for k in ("slab_own", "molecule_own")}
     (ref / "counterpoise.json").write_text(json.dumps({"points": {top: {"bsse": 0.7, **parts}}}))
     settings = ft.FinetuneSettings(
-        epochs=1, lr=1e-6, hold_out=("Li2S@LiI_100/bridge_I-Li",), threads=1
+        epochs=2,
+        lr=1e-6,
+        hold_out=("Li2S@LiI_100/bridge_I-Li",),
+        threads=1,
+        schedule="cosine",
     )
     said = []
     res = ft.finetune(ref, tmp_path / "out", settings, log=said.append)
@@ -263,7 +269,9 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
     assert rec["data"]["held_out_frames"] == 1 and rec["data"]["train_frames"] == 9
     assert rec["data"]["counterpoise_labels"] == 1 and "reference.extxyz" in rec["data"]["sha256"]
     assert rec["base"]["model"].startswith("SevenNet-MF-0")
-    assert [c["epoch"] for c in rec["curve"]] == [0, 1]
+    assert [c["epoch"] for c in rec["curve"]] == [0, 1, 2]
+    # the cosine schedule: the full rate in the first epoch, half of it in the second
+    assert [c["lr"] for c in rec["curve"][1:]] == pytest.approx([1e-6, 0.5e-6])
     # the one labelled training complex (top_I) was trained on its adsorption energy
     assert rec["curve"][1]["train_difference_rmse_eV"] > 0
     scores = rec["held_out_scores"]
@@ -277,7 +285,7 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
     assert np.isfinite(atoms.get_potential_energy())
     # resuming with the same epoch count does no new training
     again = ft.finetune(ref, tmp_path / "out", settings, log=lambda *_: None)
-    assert len(again.record["curve"]) == 2
+    assert len(again.record["curve"]) == 3
     # shipping it: lean weights + record in a models folder, loadable by name
     from lis_dft.models import shipped_models
 

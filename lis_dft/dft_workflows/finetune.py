@@ -57,6 +57,10 @@ DEFAULT_HOLD_OUT = (
 )
 
 
+#: learning-rate schedules of :class:`FinetuneSettings` (stepped once per epoch)
+SCHEDULES = ("constant", "cosine")
+
+
 @dataclass(frozen=True)
 class FinetuneSettings:
     """What to train and how (every field goes into finetune.json)."""
@@ -77,6 +81,9 @@ class FinetuneSettings:
     #: train the slab and molecule deformation energies of the counterpoise-corrected
     #: complexes too (:func:`deformation_terms`)
     deformation: bool = True
+    #: learning rate over the epochs: ``constant``, or ``cosine`` (torch's
+    #: CosineAnnealingLR through SevenNet's Trainer, from ``lr`` to 0 at the last epoch)
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -91,6 +98,10 @@ class FinetuneSettings:
             raise ParameterError(f"--difference-weight must be >= 0, got {self.difference_weight}.")
         if self.loss not in ("mse", "huber"):
             raise ParameterError(f"loss must be 'mse' or 'huber', got {self.loss!r}.")
+        if self.schedule not in SCHEDULES:
+            raise ParameterError(
+                f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}."
+            )
 
 
 @dataclass
@@ -645,18 +656,25 @@ def train(
     torch.set_num_threads(settings.threads)
     base = load_checkpoint(resolve(settings.base))
     cutoff = float(base.config["cutoff"])
+    cosine = settings.schedule == "cosine"
     trainer = Trainer(
         base.build_model(),
         _loss_functions(settings),
         optim_dict["adam"],
         {"lr": settings.lr},
+        scheduler_cls=torch.optim.lr_scheduler.CosineAnnealingLR if cosine else None,
+        scheduler_args={"T_max": settings.epochs} if cosine else None,
         device="cpu",
     )
     curve: list[dict[str, float]] = []
     last = out_dir / "last.pth"
     if last.exists():
         state = torch.load(last, map_location="cpu", weights_only=False)
-        trainer.load_state_dicts(state["model_state_dict"], state["optimizer_state_dict"])
+        trainer.load_state_dicts(
+            state["model_state_dict"],
+            state["optimizer_state_dict"],
+            state.get("scheduler_state_dict"),
+        )
         curve = state["curve"]
         log(f"resuming after epoch {len(curve)}")
     gen = torch.Generator().manual_seed(settings.seed + len(curve))
@@ -709,9 +727,12 @@ def train(
         t0 = time.perf_counter()
         trainer.run_one_epoch(train_loader, is_train=True)
         mse = _difference_epoch(trainer, term_batches, terms, targets, settings, gen)
+        lr = trainer.optimizer.param_groups[0]["lr"]  # this epoch's rate
+        trainer.scheduler_step()  # no-op without a schedule
         entry = {
             "epoch": len(curve),
             "seconds": time.perf_counter() - t0,
+            "lr": lr,
             "train_difference_rmse_eV": float(np.sqrt(mse)) if terms else None,
             **_epoch_loss(trainer, held_loader, probe),
         }
