@@ -393,7 +393,7 @@ def test_a_wrapped_final_state_is_interpolated_the_short_way(tmp_path, monkeypat
 
     from lis_dft.dft_workflows.barriers import BarrierSettings, neb_path
 
-    monkeypatch.chdir(tmp_path)  # ASE's IDPP writes its log and trajectory here
+    monkeypatch.chdir(tmp_path)  # where ASE's IDPP would write its log and trajectory
     lat = Lattice.from_parameters(12, 12, 20, 90, 90, 90)
     initial = Structure(
         lat, ["S", "S", "Li"], [[0.5, 0.5, 0.5], [0.5, 0.5 + 2.1 / 12, 0.5], [0.90, 0.5, 0.5]]
@@ -408,6 +408,7 @@ def test_a_wrapped_final_state_is_interpolated_the_short_way(tmp_path, monkeypat
     assert coord[-1] == pytest.approx(2.88, abs=0.3)  # not 9.1 Å back across the cell
     assert path.images[-1][2].frac_coords[0] == pytest.approx(1.14)
     assert path.images[-1].distance_matrix == pytest.approx(final.distance_matrix)
+    assert not list(tmp_path.iterdir())  # no idpp.traj / idpp.log left behind
 
 
 def test_paths_in_parallel_processes_give_the_sequential_result(mock_run, tmp_path):

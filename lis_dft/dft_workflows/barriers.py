@@ -356,7 +356,9 @@ def neb_path(
     # the relaxed final state may hold the moving Li on another periodic image (wrapped
     # into the cell); interpolated as stored, the Li would be dragged across the cell
     final = nearest_image(final, initial)
-    images = interpolate_endpoints_ase([initial, final], s.n_images, method)
+    # ASE's IDPP writes idpp.traj and idpp.log into the working folder unless told not to
+    quiet = {"traj": None, "log": None} if method == "IDPP" else {}
+    images = interpolate_endpoints_ase([initial, final], s.n_images, method, **quiet)
     stages = []
 
     def stage(ims: list[Any], fmax: float, climb: bool) -> Any:
