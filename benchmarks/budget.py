@@ -45,6 +45,24 @@ TARGETS = {"default": 600.0, "mock": 30.0}
 MODES = {"default": [], "mock": ["--calculator", "mock"]}
 
 
+def default_model(mode: str) -> str | None:
+    """The potential ``lis-dft run`` uses by default (None for the mock).
+
+    A budget section holds the repeats of one potential: when the default changes, the
+    old repeats stay under their own key and the new default is measured afresh.
+    """
+    if mode == "mock":
+        return None
+    from lis_dft.dft_workflows.calculators import DEFAULT_CALCULATOR, DEFAULT_SEVENNET_MODEL
+
+    return DEFAULT_SEVENNET_MODEL if DEFAULT_CALCULATOR == "sevennet" else DEFAULT_CALCULATOR
+
+
+def section_key(mode: str, neighbour: bool, model: str | None) -> str:
+    """``default (lis-dft-mf-0-ft4)``, ``default+neighbour (...)``, ``mock``."""
+    return f"{mode}{'+neighbour' if neighbour else ''}" + (f" ({model})" if model else "")
+
+
 def lis_dft_command(*args: str) -> list[str]:
     """``lis-dft ARGS``: the console script beside this interpreter (the installed command)."""
     script = Path(sys.executable).with_name("lis-dft")
@@ -113,6 +131,7 @@ def summarise(run_dir: Path, wall: float, usage: Any) -> dict[str, Any]:
             for k, v in res["adsorption_energies"].items()
         },
         "calculator": res["calculator"].get("model"),
+        "model_name": (res["calculator"].get("kwargs") or {}).get("model"),
     }
 
 
@@ -177,10 +196,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
     neighbour = bool(args.neighbour or args.external_neighbour)
-    key = f"{args.mode}{'+neighbour' if neighbour else ''}"
+    model = default_model(args.mode)
+    key = section_key(args.mode, neighbour, model)
     section = doc.setdefault(key, {"rows": []})
     while len(section["rows"]) < args.repeats:
         row = run_once(args.mode, args.neighbour, args.keep)
+        if model is not None and row.get("model_name", model) != model:
+            raise RuntimeError(
+                f"The run used {row['model_name']!r}, not the default {model!r} its repeats "
+                f"are filed under ({key}); nothing was written."
+            )
         if args.external_neighbour:
             row["neighbour"] = args.external_neighbour
         section["rows"].append(row)

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from benchmarks.suite import main
+from lis_dft.dft_workflows.calculators import DEFAULT_SEVENNET_MODEL
 
 
 def test_quick_benchmarks_write_results(tmp_path, vasp_outputs):
@@ -248,10 +249,25 @@ def test_budget_records_an_external_neighbour(tmp_path, monkeypatch):
     out = tmp_path / "budget.json"
     budget.main(["--repeats", "1", "--external-neighbour", "GPAW on core 1", "--out", str(out)])
     doc = json.loads(out.read_text())
-    assert calls == [("default", False)] and "default" not in doc
-    (row,) = doc["default+neighbour"]["rows"]
+    key = f"default+neighbour ({DEFAULT_SEVENNET_MODEL})"  # filed under today's default
+    assert calls == [("default", False)] and set(doc) == {key, "machine", "packages"}
+    (row,) = doc[key]["rows"]
     assert row["neighbour"] == "GPAW on core 1"
-    assert not doc["default+neighbour"]["summary"]["met"]
+    assert not doc[key]["summary"]["met"]
+    # repeats of an earlier default are not counted as today's: a new default is measured
+    doc[f"default ({DEFAULT_SEVENNET_MODEL})"] = doc.pop(key)
+    doc["default (lis-dft-mf-0-ft2)"] = doc.pop(f"default ({DEFAULT_SEVENNET_MODEL})")
+    out.write_text(json.dumps(doc))
+    budget.main(["--repeats", "1", "--out", str(out)])
+    assert len(json.loads(out.read_text())[f"default ({DEFAULT_SEVENNET_MODEL})"]["rows"]) == 1
+    # a run that used another potential than the key says is refused, nothing written
+    before = out.read_text()
+    monkeypatch.setattr(
+        budget, "run_once", lambda *a: {**fake_run_once(*a), "model_name": "7net-0"}
+    )
+    with pytest.raises(RuntimeError, match="7net-0"):
+        budget.main(["--repeats", "2", "--out", str(out)])
+    assert out.read_text() == before
 
 
 def test_scale_systems_and_linearity():
