@@ -599,13 +599,14 @@ def _budget_section() -> list[str]:
     if real:
         lines += [
             "",
-            "Each default repeat's minima (E_A, eV; the screen is not bitwise repeatable, "
-            "the model's float sums are not):",
+            "Each default repeat's work and minima (E_A, eV; the screen is not bitwise "
+            "repeatable, the model's float sums are not). Force calls do not depend on the "
+            "machine; seconds per call (calculator time / calls, study | barriers) do, and "
+            "compare repeats of different days:",
             "",
-            "| run | date | neighbour | wall (s) | "
-            + " | ".join(real[0][1]["adsorption_eV"])
-            + " |",
-            "|---|---|---|---|" + "---|" * len(real[0][1]["adsorption_eV"]),
+            "| run | date | neighbour | wall (s) | force calls, study + barriers "
+            "| s per call, study \\| barriers | " + " | ".join(real[0][1]["adsorption_eV"]) + " |",
+            "|---|---|---|---|---|---|" + "---|" * len(real[0][1]["adsorption_eV"]),
         ]
         for k, r in real:
             cells = " | ".join(
@@ -613,7 +614,17 @@ def _budget_section() -> list[str]:
             )
             who = r.get("neighbour") or "none"
             who = "busy Python process" if who is True else who
-            lines.append(f"| {k} | {r['created']} | {who} | {r['wall_s']:.1f} | {cells} |")
+            calls, b_calls = r.get("study_calls", 0), r.get("barrier_calls", 0)
+            per_call = (
+                f"{r['study_calculator_s'] / calls:.2f} \\| "
+                f"{(r['calculator_s'] - r['study_calculator_s']) / b_calls:.2f}"
+                if calls and b_calls and "study_calculator_s" in r
+                else ""
+            )
+            lines.append(
+                f"| {k} | {r['created']} | {who} | {r['wall_s']:.1f} | {calls} + {b_calls} | "
+                f"{per_call} | {cells} |"
+            )
     return [*lines, ""]
 
 
