@@ -201,10 +201,10 @@ def main(argv: list[str] | None = None) -> None:
     section = doc.setdefault(key, {"rows": []})
     while len(section["rows"]) < args.repeats:
         row = run_once(args.mode, args.neighbour, args.keep)
-        if model is not None and row.get("model_name", model) != model:
+        if model is not None and row.get("model_name") not in (None, model):
             raise RuntimeError(
                 f"The run used {row['model_name']!r}, not the default {model!r} its repeats "
-                f"are filed under ({key}); nothing was written."
+                f"are filed under ({key}); this repeat was not recorded."
             )
         if args.external_neighbour:
             row["neighbour"] = args.external_neighbour
