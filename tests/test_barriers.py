@@ -140,6 +140,78 @@ def test_the_ode_climbing_stage_converges_the_climbing_image():
     assert _max_atom_force(true_force) < 0.01  # the climbing image sits on the saddle
 
 
+class _ScriptedNeb:
+    """A stand-in NEB whose energies an optimizer step sets from a script."""
+
+    energies = None
+
+
+def _scripted_optimizer(paths):
+    class Scripted:
+        def __init__(self, neb, logfile=None):
+            self.neb, self.nsteps = neb, 0
+
+        def call_observers(self):
+            pass
+
+        def run(self, fmax=0.05, steps=100):
+            for energies in paths:
+                self.neb.energies = np.array(energies)
+                self.nsteps += 1
+                self.call_observers()
+            return True
+
+    return Scripted
+
+
+def test_the_climbing_stage_stops_once_the_top_image_reaches_the_final_state():
+    """The budget run's Li2S2/LiI(100) climb spent 1054 calls dragging a ripple onto the
+    final state; the stage now stops at the first step whose path has no maximum left."""
+    from lis_dft.dft_workflows.barriers import stop_when_no_maximum
+
+    paths = [
+        [0.0, 0.5, 1.2, 1.0],  # a maximum 0.2 eV above the final state: climb on
+        [0.0, 0.5, 1.0 + RIPPLE / 2, 1.0],  # within the ripple: nothing left to climb to
+        [0.0, 0.5, 1.01, 1.0],  # never reached
+    ]
+    stopped = {}
+    optimizer = stop_when_no_maximum(_scripted_optimizer(paths), stopped)(_ScriptedNeb())
+    assert optimizer.run() is False  # stopped, not converged
+    assert optimizer.nsteps == 2
+    assert stopped == {"step": 2, "energies": paths[1]}
+
+    kept = {}
+    steady = [[0.0, 0.5, 1.2, 1.0], [0.0, 0.6, 1.3, 1.0]]
+    optimizer = stop_when_no_maximum(_scripted_optimizer(steady), kept)(_ScriptedNeb())
+    assert optimizer.run() is True and optimizer.nsteps == 2 and kept == {}
+
+
+def test_the_stopping_climb_still_climbs_to_a_real_saddle():
+    from ase import Atoms
+    from ase.mep.neb import NEB, NEBOptimizer
+
+    from lis_dft.dft_workflows.barriers import (
+        _max_atom_force,
+        _neb_optimizers,
+        stop_when_no_maximum,
+    )
+
+    images = []
+    for x in np.linspace(-1.05, 0.95, 7):
+        atoms = Atoms("H", positions=[[x, 0.0, 0.0]], cell=[20, 20, 20])
+        atoms.calc = _Valley()
+        images.append(atoms)
+    NEBOptimizer(NEB(images, k=0.1, method="improvedtangent"), logfile=None).run(
+        fmax=1e-3, steps=500
+    )
+    stopped = {}
+    neb = NEB(images, k=0.1, climb=True, method="improvedtangent")
+    optimizer = stop_when_no_maximum(_neb_optimizers()["ODE"], stopped)
+    assert optimizer(neb, logfile=None).run(fmax=0.01, steps=500)
+    assert stopped == {}
+    assert _max_atom_force(images[neb.imax].get_forces()) < 0.01
+
+
 def test_swapped_end_points_are_refused():
     energies = [-9.8, -9.5, -9.2, -9.6, -10.0]  # runs from the final state to the initial one
     with pytest.raises(ParameterError, match="swapped"):

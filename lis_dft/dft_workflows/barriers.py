@@ -12,7 +12,9 @@ run resumes. Each job
    taking the first whose Li stays detached;
 2. interpolates the images with IDPP (atomate2's ``interpolate_endpoints_ase``);
 3. runs atomate2's :class:`~atomate2.ase.utils.AseNebInterface` twice: a plain NEB to
-   ``pre_fmax``, then the climbing image to ``fmax`` (ASE's NEB, improved tangent);
+   ``pre_fmax``, then the climbing image to ``fmax`` (ASE's NEB, improved tangent), the
+   climbing stage skipped when the plain path has no interior maximum and stopped as soon
+   as it has none left (the path then only rises to the final state);
 4. checks the highest image: interior, above both neighbours, forces converged, and (if
    ``modes``, in a job of its own, :func:`ts_check`) the finite-difference modes at the
    TS of the adsorbate and its surface neighbours by ASE's
@@ -290,8 +292,68 @@ def _neb_optimizers() -> dict[str, Any]:
     return {name: found[name] for name in NEB_OPTIMIZER_NAMES}
 
 
-def _neb(images: list[Any], calc: Any, fmax: float, climb: bool, s: BarrierSettings) -> Any:
+class _ClimbedOntoFinalState(Exception):
+    """Raised inside a climbing stage whose path no longer has a maximum to climb to."""
+
+
+def stop_when_no_maximum(optimizer: type, stopped: dict[str, Any]) -> type:
+    """``optimizer`` with the climbing stage stopped once its path has no maximum left.
+
+    The climbing stage starts only when the plain NEB's path has an interior maximum
+    (:func:`has_interior_maximum`). When that maximum was a ripple of the band, climbing
+    drags the top image onto the final state: the path then only rises to it, and every
+    further step spends force calls on a verdict that cannot change ("no saddle: the energy
+    rises to the final state"); in the budget run of 2026-12-05 such a stage took 1054
+    calls and did not converge. After every step the NEB's energies are tested with
+    :func:`has_interior_maximum`; once it fails the run stops (not converged) and
+    ``stopped`` records the step and the energies.
+
+    Parameters
+    ----------
+    optimizer
+        An ASE optimizer class taking the NEB as its first argument (ASE's
+        ``Optimizer`` subclasses and ``NEBOptimizer``).
+    stopped
+        Filled with ``{"step", "energies"}`` when the stage is stopped.
+
+    """
+
+    class StopWhenNoMaximum(optimizer):  # type: ignore[misc, valid-type]
+        def __init__(self, neb: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(neb, *args, **kwargs)
+            self._path = neb
+
+        def call_observers(self) -> None:
+            super().call_observers()
+            energies = getattr(self._path, "energies", None)
+            if energies is None or not np.all(np.isfinite(energies)):
+                return
+            if not has_interior_maximum(list(energies)):
+                stopped.update(step=int(self.nsteps), energies=[float(e) for e in energies])
+                raise _ClimbedOntoFinalState
+
+        def run(self, *args: Any, **kwargs: Any) -> bool:
+            try:
+                return super().run(*args, **kwargs)
+            except _ClimbedOntoFinalState:
+                return False
+
+    StopWhenNoMaximum.__name__ = optimizer.__name__
+    return StopWhenNoMaximum
+
+
+def _neb(
+    images: list[Any],
+    calc: Any,
+    fmax: float,
+    climb: bool,
+    s: BarrierSettings,
+    stopped: dict[str, Any] | None = None,
+) -> Any:
     """One NEB stage through atomate2's AseNebInterface, one image after the other.
+
+    A climbing stage given ``stopped`` ends early when its path has no maximum left
+    (:func:`stop_when_no_maximum`).
 
     (Images in threads, ASE's ``NEB(parallel=True)`` without MPI, were measured and gave
     nothing: 1.18 s against 1.24 s for five 67-atom SevenNet calls, alone on 2 cores; the
@@ -300,6 +362,8 @@ def _neb(images: list[Any], calc: Any, fmax: float, climb: bool, s: BarrierSetti
     from atomate2.ase.utils import AseNebInterface
 
     optimizer = _neb_optimizers()[s.climb_optimizer if climb else s.optimizer]
+    if climb and stopped is not None:
+        optimizer = stop_when_no_maximum(optimizer, stopped)
     return AseNebInterface(calculator=PerImageCalculator(calc), optimizer=optimizer).run_neb(
         images,
         fmax=fmax,
@@ -346,7 +410,9 @@ def neb_path(
     When the plain NEB's path has no interior maximum (:func:`has_interior_maximum`) there
     is nothing to climb to: its barrier is the reaction energy of the relaxed end points,
     and the climbing stage (which then drags the top image onto the final state without
-    converging) is skipped. The record says so (``climbed`` False).
+    converging) is skipped. The record says so (``climbed`` False). A climbing stage whose
+    maximum turns out to be a ripple stops as soon as the path has none left
+    (:func:`stop_when_no_maximum`; its stage record says ``stopped``).
     """
     from atomate2.ase.neb import interpolate_endpoints_ase
 
@@ -363,16 +429,21 @@ def neb_path(
 
     def stage(ims: list[Any], fmax: float, climb: bool) -> Any:
         calls0 = CALC_TIMER.calls
-        out = _neb(ims, calc, fmax, climb, s)
+        stopped: dict[str, Any] = {}
+        out = _neb(ims, calc, fmax, climb, s, stopped)
         ok = getattr(out.state, "value", out.state) == "successful"
-        stages.append(
-            {
-                "climb": climb,
-                "fmax": fmax,
-                "force_calls": CALC_TIMER.calls - calls0,
-                "converged": ok,
-            }
-        )
+        record = {
+            "climb": climb,
+            "fmax": fmax,
+            "force_calls": CALC_TIMER.calls - calls0,
+            "converged": ok,
+        }
+        if stopped:
+            record["stopped"] = (
+                f"at step {stopped['step']}: no interior maximum left (the climbing image "
+                "reached the final state's energy), so the path rises to the final state"
+            )
+        stages.append(record)
         return out
 
     plain = stage(images, s.pre_fmax, False)
