@@ -135,8 +135,44 @@ def summarise(run_dir: Path, wall: float, usage: Any) -> dict[str, Any]:
     }
 
 
+def seconds_per_call(calls: int = 10) -> float:
+    """The machine's speed before a repeat: seconds per force call of the default potential.
+
+    The same model on the 64-atom 2 x 2 x 2 LiI(100) slab (the screening and barrier size),
+    no D3, the run's thread count; a warm-up call first. Repeats measured on days when the
+    machine ran 3x slower per call (2026-12-05 morning) are then told apart from slower code.
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from lis_dft.dft_workflows.calculators import build_calculator
+    from lis_dft.dft_workflows.threads import set_torch_threads
+    from lis_dft.structures.slab import lii_100_slab
+
+    set_torch_threads()
+    atoms = AseAtomsAdaptor.get_atoms(lii_100_slab(supercell=(2, 2, 2)))
+    atoms.calc = build_calculator(d3="none")
+    atoms.get_potential_energy()
+    t0 = time.perf_counter()
+    for i in range(calls):
+        atoms.rattle(1e-3, seed=i)
+        atoms.get_forces()
+    return round((time.perf_counter() - t0) / calls, 4)
+
+
+def git_commit() -> str | None:
+    """The commit of the lis-dft tree this benchmark runs from (None outside a clone)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
 def run_once(mode: str, neighbour: bool, keep: Path | None) -> dict[str, Any]:
     """One ``lis-dft run`` of ``mode`` in a fresh folder, timed from outside."""
+    calibration = seconds_per_call() if mode == "default" else None
     with tempfile.TemporaryDirectory(prefix=f"budget-{mode}-") as tmp:
         out = Path(tmp) / "run"
         cmd = lis_dft_command("run", *MODES[mode], "--out", str(out), "--no-progress")
@@ -151,7 +187,12 @@ def run_once(mode: str, neighbour: bool, keep: Path | None) -> dict[str, Any]:
                 stop.set()
                 other.join()
         row = summarise(out, wall, usage)
-        row.update(neighbour=neighbour, created=time.strftime("%Y-%m-%d %H:%M:%S"))
+        row.update(
+            neighbour=neighbour,
+            created=time.strftime("%Y-%m-%d %H:%M:%S"),
+            commit=git_commit(),
+            seconds_per_call_64_atoms=calibration,
+        )
         if keep is not None and mode == "default":
             shutil.rmtree(keep, ignore_errors=True)
             shutil.copytree(out, keep, ignore=shutil.ignore_patterns("*.traj", "*.lock"))

@@ -221,12 +221,20 @@ def test_budget_medians_and_verdict(tmp_path, monkeypatch):
     assert (m["min_wall_s"], m["max_wall_s"]) == (450.0, 700.0)
     assert not median_summary(rows[:1], 600.0)["met"]  # 700 s alone misses the target
     assert median_summary([], 600.0) == {}
-    doc = {"default": {"rows": rows, "summary": m}, "machine": {}, "packages": {}}
+    slow = dict(row, wall_s=1600.0, created="then", set_aside="a slow machine")
+    doc = {
+        "default": {"rows": rows, "summary": m, "set_aside": [slow]},
+        "other": {"rows": [], "summary": {}, "set_aside": [slow]},  # nothing left to summarise
+        "machine": {},
+        "packages": {},
+    }
     (tmp_path / "budget.json").write_text(json.dumps(doc))
     monkeypatch.setattr(suite, "HERE", tmp_path)
     text = "\n".join(suite._budget_section())
     assert "| default | 3 | 500.0 (450.0-700.0)" in text and "| yes |" in text
     assert "-1.800 (top_Li-flat-r45)" in text
+    assert "| default (set aside: a slow machine) | then |" in text  # shown, not in the median
+    assert "| other |" not in text
 
 
 def test_budget_records_an_external_neighbour(tmp_path, monkeypatch):
