@@ -16,7 +16,9 @@ its worst relative residual); within a catalyst the per-system times spread with
 species' sizes (Li2S to Li2S8), which is physics, not the code. Core
 utilisation is the process's CPU time over its wall time and the cores. Writes
 ``benchmarks/scale.json`` after every catalyst (resumable: a catalyst measured with the
-same settings is not run again).
+same potential is not run again). The runs are filed per default potential, as the
+budget's repeats are: when the default changes, the old runs stay under their own key
+and the new default is measured afresh.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.budget import lis_dft_command, timed
+from benchmarks.budget import default_model, lis_dft_command, timed
 from benchmarks.suite import machine
 from lis_dft.fileio import atomic_write_text
 from lis_dft.provenance import package_versions
@@ -100,6 +102,7 @@ def run_catalyst(catalyst: str) -> dict[str, Any]:
         "calculator_fraction": res["timing"]["calculator_fraction"],
         "systems": rows,
         "calculator": res["calculator"].get("model"),
+        "model_name": (res["calculator"].get("kwargs") or {}).get("model"),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
@@ -130,20 +133,28 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the catalysts still missing and write benchmarks/scale.json."""
+    """Run the catalysts still missing for the default potential and write scale.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--catalysts", nargs="+", default=list(CATALYSTS))
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    doc = json.loads(args.out.read_text()) if args.out.is_file() else {"runs": []}
+    doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    model = default_model("default")
+    section = doc.setdefault("by_model", {}).setdefault(model, {"runs": []})
     for cat in args.catalysts:
-        if any(r["catalyst"] == cat for r in doc["runs"]):
+        if any(r["catalyst"] == cat for r in section["runs"]):
             continue
         row = run_catalyst(cat)
-        doc["runs"].append(row)
-        doc.update(summary=summary(doc["runs"]), machine=machine(), packages=package_versions())
+        if row.get("model_name") not in (None, model):
+            raise RuntimeError(
+                f"The {cat} run used {row['model_name']!r}, not the default {model!r} its "
+                "runs are filed under; this run was not recorded."
+            )
+        section["runs"].append(row)
+        section["summary"] = summary(section["runs"])
+        doc.update(machine=machine(), packages=package_versions())
         atomic_write_text(args.out, json.dumps(doc, indent=1, default=str))
-        print(f"{cat}: adsorbate stage {row['adsorbate_stage_s']:.0f} s", flush=True)
+        print(f"{cat} ({model}): adsorbate stage {row['adsorbate_stage_s']:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -639,46 +639,66 @@ def _budget_section() -> list[str]:
 
 
 def _scale_section() -> list[str]:
-    """Section 10 from benchmarks/scale.json (``python -m benchmarks.scale``)."""
+    """Section 10 from benchmarks/scale.json (``python -m benchmarks.scale``).
+
+    One block per default potential the comparison was measured with, newest first.
+    """
     path = HERE / "scale.json"
     if not path.exists():
         return []
     doc = json.loads(path.read_text())
-    m = doc.get("summary") or {}
-    if not m:
+    sections = [
+        (model, sec)
+        for model, sec in reversed(list((doc.get("by_model") or {}).items()))
+        if sec.get("summary")
+    ]
+    if not sections:
         return []
     lines = [
         "## 10. Scale: the adsorbate stage of a catalyst comparison",
         "",
         "`python -m benchmarks.scale`: one `lis-dft run --catalyst X --species ladder "
         "--no-barriers` per catalyst (default screen, the paper's slab). A system = one "
-        "(catalyst, species): its screen and its relaxations.",
+        "(catalyst, species): its screen and its relaxations. The runs are filed per "
+        "default potential, the newest first.",
         "",
-        f"{m['systems']} systems, adsorbate stage {m['adsorbate_stage_s']:.0f} s in all; "
-        f"{m['seconds_per_system']:.0f} s per system on a line through the origin "
-        f"(cumulative wall after each catalyst against the systems so far: "
-        + ", ".join(f"{k}: {c:.0f} s" for k, c in m.get("cumulative", []))
-        + f"; worst relative residual {100 * m['worst_relative_residual']:.0f} %); per system "
-        f"{m['per_system_s']['min']:.0f}-{m['per_system_s']['max']:.0f} s (the species' "
-        "sizes, Li2S to Li2S8).",
-        "",
-        "| catalyst | command wall (s) | adsorbate stage (s) | inside the calculator | cores busy |",
-        "|---|---|---|---|---|",
     ]
-    for r in doc["runs"]:
-        lines.append(
-            f"| {r['catalyst']} | {r['command_wall_s']:.0f} | {r['adsorbate_stage_s']:.0f} | "
-            f"{100 * r['calculator_fraction']:.0f} % | {100 * r['core_utilisation']:.0f} % |"
-        )
-    lines += ["", "| system | screen (s) | relaxations (s) | wall (s) | placements | E_A (eV) |"]
-    lines += ["|---|---|---|---|---|---|"]
-    for r in doc["runs"]:
-        for x in r["systems"]:
+    for model, sec in sections:
+        m = sec["summary"]
+        dates = sorted(r["created"][:10] for r in sec["runs"])
+        lines += [
+            f"### {model} ({', '.join(dict.fromkeys(dates))})",
+            "",
+            f"{m['systems']} systems, adsorbate stage {m['adsorbate_stage_s']:.0f} s in all; "
+            f"{m['seconds_per_system']:.0f} s per system on a line through the origin "
+            f"(cumulative wall after each catalyst against the systems so far: "
+            + ", ".join(f"{k}: {c:.0f} s" for k, c in m.get("cumulative", []))
+            + f"; worst relative residual {100 * m['worst_relative_residual']:.0f} %); per "
+            f"system {m['per_system_s']['min']:.0f}-{m['per_system_s']['max']:.0f} s (the "
+            "species' sizes, Li2S to Li2S8).",
+            "",
+            "| catalyst | command wall (s) | adsorbate stage (s) | inside the calculator "
+            "| cores busy |",
+            "|---|---|---|---|---|",
+        ]
+        for r in sec["runs"]:
             lines.append(
-                f"| {x['system']} | {x['screen_s']:.0f} | {x['relaxations_s']:.0f} | "
-                f"{x['wall_s']:.0f} | {x['placements']} | {x['E_A_eV']:.3f} |"
+                f"| {r['catalyst']} | {r['command_wall_s']:.0f} | {r['adsorbate_stage_s']:.0f} "
+                f"| {100 * r['calculator_fraction']:.0f} % | {100 * r['core_utilisation']:.0f} % |"
             )
-    return [*lines, ""]
+        lines += [
+            "",
+            "| system | screen (s) | relaxations (s) | wall (s) | placements | E_A (eV) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in sec["runs"]:
+            for x in r["systems"]:
+                lines.append(
+                    f"| {x['system']} | {x['screen_s']:.0f} | {x['relaxations_s']:.0f} | "
+                    f"{x['wall_s']:.0f} | {x['placements']} | {x['E_A_eV']:.3f} |"
+                )
+        lines.append("")
+    return lines
 
 
 def _dft_hours_section() -> list[str]:

@@ -278,6 +278,47 @@ def test_budget_records_an_external_neighbour(tmp_path, monkeypatch):
     assert out.read_text() == before
 
 
+def test_scale_runs_are_filed_per_default_potential(tmp_path, monkeypatch):
+    import json
+
+    import benchmarks.suite as suite
+    from benchmarks import scale
+
+    model = scale.default_model("default")
+    old = {"catalyst": "LiI", "systems": [], "model_name": "older-default"}
+    out = tmp_path / "scale.json"
+    out.write_text(json.dumps({"by_model": {"older-default": {"runs": [old], "summary": {}}}}))
+
+    def fake_run(catalyst, used=model):
+        system = {"system": f"Li2S on {catalyst}", "screen_s": 10.0, "relaxations_s": 20.0}
+        return {
+            "catalyst": catalyst,
+            "command_wall_s": 40.0,
+            "adsorbate_stage_s": 30.0,
+            "core_utilisation": 0.9,
+            "calculator_fraction": 0.95,
+            "systems": [{**system, "wall_s": 30.0, "placements": 4, "E_A_eV": -1.0}],
+            "model_name": used,
+            "created": "2026-12-05 12:00:00",
+        }
+
+    monkeypatch.setattr(scale, "run_catalyst", fake_run)
+    scale.main(["--catalysts", "LiI", "LiBr", "--out", str(out)])
+    doc = json.loads(out.read_text())
+    assert doc["by_model"]["older-default"]["runs"] == [old]  # kept, LiI measured afresh
+    assert [r["catalyst"] for r in doc["by_model"][model]["runs"]] == ["LiI", "LiBr"]
+    assert doc["by_model"][model]["summary"]["systems"] == 2
+    monkeypatch.setattr(suite, "HERE", tmp_path)
+    text = "\n".join(suite._scale_section())
+    assert f"### {model} (2026-12-05)" in text and "| Li2S on LiBr | 10 | 20 | 30 | 4 |" in text
+
+    before = out.read_text()
+    monkeypatch.setattr(scale, "run_catalyst", lambda c: fake_run(c, used="7net-0"))
+    with pytest.raises(RuntimeError, match="7net-0"):
+        scale.main(["--catalysts", "LiCl", "--out", str(out)])
+    assert out.read_text() == before
+
+
 def test_scale_systems_and_linearity():
     from benchmarks.scale import linearity, summary, systems
 
