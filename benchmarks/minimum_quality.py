@@ -15,10 +15,12 @@ not count against the run, but is listed.
     python -m benchmarks.minimum_quality benchmarks/default_run /tmp/other-run  # several runs
 
 Writes ``benchmarks/minimum_quality.json`` (or ``--out``) and the relaxed placements to
-``benchmarks/minimum_quality/<adsorbate>.extxyz``. Resumable: the exhaustive way of an
-adsorbate is relaxed once per potential, slab and molecule (:func:`exhaustive_id`) and
-written as soon as it is done, so an interrupted benchmark loses at most the adsorbate it
-was on; every run given is judged against it (cheap).
+``benchmarks/minimum_quality/<adsorbate>-<id>.extxyz``. Resumable: the exhaustive way of an
+adsorbate is relaxed once per potential, slab and molecule (:func:`exhaustive_id`, the key
+it is filed under, so the exhaustive ways of several default potentials stand side by
+side) and written as soon as it is done, so an interrupted benchmark loses at most the
+adsorbate it was on; every run given is judged against its own (cheap), and its verdicts
+name the exhaustive way they were judged against.
 """
 
 from __future__ import annotations
@@ -222,13 +224,13 @@ def main(argv: list[str] | None = None) -> None:
         verdicts = {}
         for ads in args.adsorbate or list(reported):
             ex_id = exhaustive_id(study, ads)
-            exhaustive = doc["exhaustive"].get(ads)
-            if exhaustive is None or exhaustive.get("id") != ex_id:
+            exhaustive = doc["exhaustive"].get(ex_id)
+            if exhaustive is None:
                 t0 = time.perf_counter()
-                frames = args.out.with_suffix("") / f"{ads}.extxyz"
+                frames = args.out.with_suffix("") / f"{ads}-{ex_id}.extxyz"
                 exhaustive = relax_and_judge(study, ads, frames)
                 exhaustive.update(
-                    id=ex_id,
+                    adsorbate=ads,
                     frames=str(
                         frames.relative_to(HERE.parent)
                         if frames.is_relative_to(HERE.parent)
@@ -238,12 +240,12 @@ def main(argv: list[str] | None = None) -> None:
                     calculator=study["results"]["settings"]["calculator"],
                     created=time.strftime("%Y-%m-%d %H:%M:%S"),
                 )
-                doc["exhaustive"][ads] = exhaustive
+                doc["exhaustive"][ex_id] = exhaustive
                 atomic_write_text(args.out, json.dumps(doc, indent=1, default=str))
                 print(
                     f"{ads}: exhaustive way relaxed ({time.perf_counter() - t0:.0f} s)", flush=True
                 )
-            verdicts[ads] = judge(reported[ads], exhaustive)
+            verdicts[ads] = {**judge(reported[ads], exhaustive), "exhaustive_id": ex_id}
             print(f"{run_dir} {ads}: {verdicts[ads]['verdict']}", flush=True)
         doc["runs"][str(run_dir)] = {**run_summary(run_dir), "adsorbates": verdicts}
         atomic_write_text(args.out, json.dumps(doc, indent=1, default=str))

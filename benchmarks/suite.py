@@ -506,16 +506,19 @@ def _quality_section() -> list[str]:
         "(Sections 1, 2 and 5 above are the 2026-11-23 measurement with the previous default "
         "potential, CHGNet + D3, and the single-point screen.)",
         "",
-        "| adsorbate | exhaustive: placements (sound) | force calls | lowest sound E_A (eV) "
-        "| lowest of all (eV), sound? |",
-        "|---|---|---|---|---|",
+        "| adsorbate | potential (exhaustive id) | exhaustive: placements (sound) | force calls "
+        "| lowest sound E_A (eV) | lowest of all (eV), sound? |",
+        "|---|---|---|---|---|---|",
     ]
-    for ads, ex in doc.get("exhaustive", {}).items():
+    for ex_id, ex in doc.get("exhaustive", {}).items():
         rows = ex["placements"]
         sound = [r for r in rows if r["intact"] and r["surface_intact"] and r["converged"]]
         low = min(rows, key=lambda r: r["E_A_eV"])
+        calc = ex.get("calculator") or {}
+        model = (calc.get("kwargs") or {}).get("model") or calc.get("name", "")
         lines.append(
-            f"| {ads} | {len(rows)} ({len(sound)}) | {ex['force_calls']} | "
+            f"| {ex.get('adsorbate', ex_id)} | {model} (`{ex_id}`) | {len(rows)} ({len(sound)}) | "
+            f"{ex['force_calls']} | "
             f"{f(min(r['E_A_eV'] for r in sound)) if sound else 'none'} | "
             f"{f(low['E_A_eV'])}, {'yes' if low in sound else 'no: ' + low['surface_detail']} |"
         )

@@ -187,6 +187,55 @@ def test_the_right_minimum_counts_only_sound_exhaustive_minima():
     assert judge({"eV": -1.0, "best_config": "a", **sound}, none)["met"] is None
 
 
+def test_exhaustive_ways_of_two_potentials_stand_side_by_side(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks import minimum_quality as mq
+
+    def study(potential):
+        ae = {"eV": -1.0, "best_config": "a", "best_config_intact": True}
+        ae["best_config_surface_intact"] = True
+        return {
+            "potential": potential,
+            "results": {
+                "adsorption_energies": {"Li2S": ae},
+                "settings": {"calculator": {"name": potential}},
+            },
+        }
+
+    relaxed = []
+
+    def relax(st, ads, frames):
+        relaxed.append(st["potential"])
+        e = -1.2 if st["potential"] == "old" else -1.02
+        return {
+            "placements": [
+                {
+                    "placement": "asf0",
+                    "E_A_eV": e,
+                    "intact": True,
+                    "surface_intact": True,
+                    "converged": True,
+                }
+            ],
+            "force_calls": 5,
+        }
+
+    monkeypatch.setattr(mq, "load_study", lambda run: study(run.name))
+    monkeypatch.setattr(mq, "exhaustive_id", lambda st, ads: f"{ads}-{st['potential']}")
+    monkeypatch.setattr(mq, "relax_and_judge", relax)
+    monkeypatch.setattr(mq, "run_summary", lambda run: {})
+    out = tmp_path / "mq.json"
+    mq.main([str(tmp_path / "old"), str(tmp_path / "new"), "--out", str(out)])
+    mq.main([str(tmp_path / "new"), "--out", str(out)])  # judged again, not relaxed again
+    doc = json.loads(out.read_text())
+    assert relaxed == ["old", "new"]
+    assert set(doc["exhaustive"]) == {"Li2S-old", "Li2S-new"}
+    old, new = (doc["runs"][str(tmp_path / k)]["adsorbates"]["Li2S"] for k in ("old", "new"))
+    assert old["exhaustive_id"] == "Li2S-old" and old["met"] is False  # 0.2 eV above its own
+    assert new["exhaustive_id"] == "Li2S-new" and new["met"] is True
+
+
 def test_budget_medians_and_verdict(tmp_path, monkeypatch):
     import json
     from types import SimpleNamespace
