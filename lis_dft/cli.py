@@ -976,6 +976,11 @@ def verify(
             f"[bold red]Not confirmed by DFT or outside {tolerance} eV:[/] {', '.join(summary['flagged'])}. "
             f"Details: {Path(run_dir) / 'verify.json'}, {Path(run_dir) / 'report.md'}"
         )
+    if summary.get("flagged_barriers"):
+        console.print(
+            f"[bold red]Barriers outside {tolerance} eV of DFT (raw LCAO at the potential's "
+            f"path):[/] {'; '.join(summary['flagged_barriers'])}."
+        )
 
 
 @app.command()

@@ -375,3 +375,29 @@ def test_rankings_do_not_mix_corrected_and_raw_values():
     v = summarize(e, _results("a", ["a", "b"]), 0.2, counterpoise=True)["adsorption"]["X"]
     assert v["ranking_basis"] == "dft_raw_eV" and v["ranking_dft"] == ["a", "b"]
     assert "prefers" not in v["verdict"] and "overbinds by 0.55" in v["verdict"]
+
+
+def test_barriers_outside_the_tolerance_are_flagged():
+    from lis_dft.analysis.verification import summarize
+
+    def point(mlip, dft):
+        return {"mlip": {"energy": mlip}, "dft": {"energy": dft}, "n_atoms": 68}
+
+    energies = {
+        "neb/Li2S/LiI_100/initial": point(0.0, 0.0),
+        "neb/Li2S/LiI_100/ts": point(1.52, 2.27),  # the potential 0.75 eV lower
+        "neb/Li2S/LiI_100/final": point(1.52, 2.27),
+        "neb/Li2S/vacuum/initial": point(0.0, 0.0),
+        "neb/Li2S/vacuum/ts": point(3.0, 2.9),  # within 0.2 eV
+        "neb/Li2S/vacuum/final": point(3.0, 2.9),
+    }
+    results = {
+        "adsorption_energies": {},
+        "barriers": [
+            {"reaction": "Li2S -> LiS + Li", "environment": env, "forward_eV": 1.0}
+            for env in ("LiI_100", "vacuum")
+        ],
+    }
+    s = summarize(energies, results, 0.2, counterpoise=False)
+    assert s["flagged_barriers"] == ["Li2S -> LiS + Li (LiI_100): too low by 0.75 eV"]
+    assert summarize(energies, results, 0.2, False, barriers=False)["flagged_barriers"] == []

@@ -308,6 +308,13 @@ def summarize(
         "largest_error_eV": max(errors) if errors else None,
         "worst_status": max(statuses, key=STATUS_ORDER.index) if statuses else "incomplete",
         "flagged": [a for a, v in ads.items() if v["status"] not in ("agrees",)],
+        # paths DFT puts outside the tolerance (raw LCAO, see barrier_verification)
+        "flagged_barriers": [
+            f"{r['reaction']} ({r['environment']}): {r['status']} by "
+            f"{abs(r['forward_error_eV']):.2f} eV"
+            for r in paths
+            if r["status"] in ("too low", "too high")
+        ],
         "barriers": paths,
         "energies": energies,
     }
