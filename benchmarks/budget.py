@@ -58,6 +58,25 @@ def default_model(mode: str) -> str | None:
     return DEFAULT_SEVENNET_MODEL if DEFAULT_CALCULATOR == "sevennet" else DEFAULT_CALCULATOR
 
 
+def refuse_other_model(
+    row: dict[str, Any], model: str | None, run: str, filed: str, record: str
+) -> None:
+    """Refuse a measured row whose run used another potential than its section's.
+
+    Rows that name no model (a non-SevenNet default) are kept.
+
+    Raises
+    ------
+    RuntimeError
+        ``"{run} used 'X', not the default 'M' {filed}; {record} was not recorded."``
+    """
+    used = row.get("model_name")
+    if model is not None and used not in (None, model):
+        raise RuntimeError(
+            f"{run} used {used!r}, not the default {model!r} {filed}; {record} was not recorded."
+        )
+
+
 def section_key(mode: str, neighbour: bool, model: str | None) -> str:
     """``default (lis-dft-mf-0-ft4)``, ``default+neighbour (...)``, ``mock``."""
     return f"{mode}{'+neighbour' if neighbour else ''}" + (f" ({model})" if model else "")
@@ -242,11 +261,9 @@ def main(argv: list[str] | None = None) -> None:
     section = doc.setdefault(key, {"rows": []})
     while len(section["rows"]) < args.repeats:
         row = run_once(args.mode, args.neighbour, args.keep)
-        if model is not None and row.get("model_name") not in (None, model):
-            raise RuntimeError(
-                f"The run used {row['model_name']!r}, not the default {model!r} its repeats "
-                f"are filed under ({key}); this repeat was not recorded."
-            )
+        refuse_other_model(
+            row, model, "The run", f"its repeats are filed under ({key})", "this repeat"
+        )
         if args.external_neighbour:
             row["neighbour"] = args.external_neighbour
         section["rows"].append(row)

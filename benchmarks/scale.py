@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.budget import default_model, lis_dft_command, timed
+from benchmarks.budget import default_model, lis_dft_command, refuse_other_model, timed
 from benchmarks.suite import machine
 from lis_dft.fileio import atomic_write_text
 from lis_dft.provenance import package_versions
@@ -145,11 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         if any(r["catalyst"] == cat for r in section["runs"]):
             continue
         row = run_catalyst(cat)
-        if row.get("model_name") not in (None, model):
-            raise RuntimeError(
-                f"The {cat} run used {row['model_name']!r}, not the default {model!r} its "
-                "runs are filed under; this run was not recorded."
-            )
+        refuse_other_model(row, model, f"The {cat} run", "its runs are filed under", "this run")
         section["runs"].append(row)
         section["summary"] = summary(section["runs"])
         doc.update(machine=machine(), packages=package_versions())
