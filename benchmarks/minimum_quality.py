@@ -214,6 +214,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=HERE / "minimum_quality.json")
     parser.add_argument("--adsorbate", nargs="+", default=None)
     args = parser.parse_args(argv)
+    for run_dir in args.run_dir:
+        if not ((run_dir / "results.json").is_file() and (run_dir / "store").is_dir()):
+            parser.error(
+                f"{run_dir} is not a finished 'lis-dft run' folder (no results.json and "
+                "store/ in it): give the folder 'lis-dft run --out' wrote."
+            )
     doc = json.loads(args.out.read_text()) if args.out.is_file() else {}
     doc.setdefault("exhaustive", {})
     doc.setdefault("runs", {})

@@ -225,6 +225,9 @@ def test_exhaustive_ways_of_two_potentials_stand_side_by_side(tmp_path, monkeypa
     monkeypatch.setattr(mq, "exhaustive_id", lambda st, ads: f"{ads}-{st['potential']}")
     monkeypatch.setattr(mq, "relax_and_judge", relax)
     monkeypatch.setattr(mq, "run_summary", lambda run: {})
+    for name in ("old", "new"):
+        (tmp_path / name / "store").mkdir(parents=True)
+        (tmp_path / name / "results.json").write_text("{}")
     out = tmp_path / "mq.json"
     mq.main([str(tmp_path / "old"), str(tmp_path / "new"), "--out", str(out)])
     mq.main([str(tmp_path / "new"), "--out", str(out)])  # judged again, not relaxed again
@@ -234,6 +237,16 @@ def test_exhaustive_ways_of_two_potentials_stand_side_by_side(tmp_path, monkeypa
     old, new = (doc["runs"][str(tmp_path / k)]["adsorbates"]["Li2S"] for k in ("old", "new"))
     assert old["exhaustive_id"] == "Li2S-old" and old["met"] is False  # 0.2 eV above its own
     assert new["exhaustive_id"] == "Li2S-new" and new["met"] is True
+
+
+def test_minimum_quality_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    from benchmarks import minimum_quality as mq
+
+    out = tmp_path / "mq.json"
+    with pytest.raises(SystemExit) as exit_:
+        mq.main([str(tmp_path), "--out", str(out)])
+    assert exit_.value.code == 2 and not out.exists()
+    assert "is not a finished 'lis-dft run' folder" in capsys.readouterr().err
 
 
 def test_budget_medians_and_verdict(tmp_path, monkeypatch):
