@@ -10,13 +10,16 @@ potential would start from). GPAW PBE + D3(zero), LCAO dzp, SCF forces converged
 previous density, stopped after one or two iterations and the forces drifted by up to
 0.2 eV/Å over 11 steps), ASE BFGS to ``--fmax``.
 
-    python -m benchmarks.dft_hours benchmarks/default_run_race --max-minutes 60   # resumable
+    python -m benchmarks.dft_hours benchmarks/default_run_ft4 --max-minutes 60   # resumable
+    # or both cores, one start each (they share the JSON safely):
+    python -m benchmarks.dft_hours RUN --starts potential &  python -m benchmarks.dft_hours RUN --starts raw
 
 Each relaxation appends every ionic step (energy, forces, wall time) to
-``benchmarks/dft_hours/<adsorbate>_<config>_<start>.extxyz`` as it is taken and resumes
-from it (BFGS's Hessian rebuilt from the stored steps), so a session that ends mid-way
-loses one SCF at most; ``benchmarks/dft_hours.json`` is rewritten after every step.
-GPAW's logs go to ``benchmarks/dft_hours/.work/`` (not kept in git).
+``benchmarks/dft_hours/<run folder>/<adsorbate>_<config>_<start>.extxyz`` as it is taken
+and resumes from it (BFGS's Hessian rebuilt from the stored steps), so a session that
+ends mid-way loses one SCF at most. ``benchmarks/dft_hours.json`` files the relaxations
+per run (``by_run``: each run's starts come from its own potential) and is updated under
+a lock after every step. GPAW's logs go to ``.work/`` beside the frames (not kept in git).
 ``--calculator mock`` runs the same machinery in seconds (tests).
 
 The extrapolation to the paper's campaign (stated in the JSON and RESULTS.md): the
@@ -45,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.suite import machine
-from lis_dft.fileio import atomic_write_text
+from lis_dft.fileio import update_json
 from lis_dft.provenance import package_versions
 
 HERE = Path(__file__).parent
@@ -295,6 +298,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fmax", type=float, default=0.05)
     parser.add_argument("--max-steps", type=int, default=200)
     parser.add_argument("--max-minutes", type=float, default=None)
+    parser.add_argument(
+        "--starts",
+        nargs="+",
+        choices=STARTS,
+        default=list(STARTS),
+        help="which relaxations to advance (two calls with one start each use both cores)",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     calc = (
@@ -304,7 +314,6 @@ def main(argv: list[str] | None = None) -> None:
         else {"name": "mock", "d3": "none"}
     )
     deadline = None if args.max_minutes is None else time.time() + 60 * args.max_minutes
-    frames_dir = args.out.with_suffix("")
     results, record, _ = load_run(args.run_dir)
     _, _, seed = seeded_specs(record, results["settings"].get("top_k", 2))
     campaign = {
@@ -312,50 +321,60 @@ def main(argv: list[str] | None = None) -> None:
         "seeded": seed.adsorbate_calculations,
     }
     n_paper = len(record["slab"]["structure"]["sites"])  # the paper's slab (adsorbate aside)
-    doc: dict[str, Any] = {
-        "run": str(args.run_dir),
-        "calculator": calc,
-        "fmax": args.fmax,
-        "rows": [],
-    }
-    if args.out.is_file():  # keep the rows of adsorbates this call does not advance
-        before = json.loads(args.out.read_text())
-        same = [before.get(k) == doc[k] for k in ("run", "calculator", "fmax")]
-        if all(same):
-            doc["rows"] = before.get("rows", [])
+    run_key = str(args.run_dir)
+    frames_dir = args.out.with_suffix("") / args.run_dir.name  # one folder per run
+    settings = {"calculator": calc, "fmax": args.fmax}
+    potential = (
+        results["calculator"].get("kwargs", {}).get("model") or results["calculator"]["name"]
+    )
 
-    def write(row: dict[str, Any]) -> None:
-        doc["rows"] = [r for r in doc["rows"] if r["adsorbate"] != row["adsorbate"]] + [row]
-        doc.update(
-            summary=extrapolate(doc["rows"], campaign, n_paper),
-            campaign=campaign,
-            machine=machine(),
-            threads=os.environ.get("OMP_NUM_THREADS", "unset"),
-            packages=package_versions(),
-            updated=time.strftime("%Y-%m-%d %H:%M:%S"),
-        )
-        atomic_write_text(args.out, json.dumps(doc, indent=1, default=str))
+    def record_step(ads: str, config: str, kind: str, state: dict[str, Any]) -> None:
+        """File one relaxation's state under its run (several calls may share the file)."""
+
+        def change(doc: dict[str, Any]) -> dict[str, Any]:
+            runs = doc.setdefault("by_run", {})
+            entry = runs.get(run_key)
+            if entry is None or any(entry.get(k) != v for k, v in settings.items()):
+                entry = {**settings, "rows": []}  # other settings: their frames stay on disk
+            row = next((r for r in entry["rows"] if r["adsorbate"] == ads), None)
+            if row is None:
+                row = {"adsorbate": ads, "config": config}
+                entry["rows"].append(row)
+            row[kind] = state
+            entry.update(
+                potential=potential,
+                summary=extrapolate(entry["rows"], campaign, n_paper),
+                campaign=campaign,
+                machine=machine(),
+                threads=os.environ.get("OMP_NUM_THREADS", "unset"),
+                packages=package_versions(),
+                updated=time.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            runs[run_key] = entry
+            return doc
+
+        update_json(args.out, change)
 
     for ads in args.adsorbates:
         starts = starting_geometries(args.run_dir, ads)
-        row = {"adsorbate": ads, "config": starts["config"]}
-        for kind in STARTS:
+        for kind in args.starts:
             frames = frames_dir / f"{ads}_{starts['config']}_{kind}.extxyz"
             where = str(
                 frames.relative_to(HERE.parent) if frames.is_relative_to(HERE.parent) else frames
             )
 
-            def progress(state: dict[str, Any], row=row, kind=kind, where=where) -> None:
-                row[kind] = {**state, "frames": where}  # the JSON follows every step
-                write(row)
+            def progress(
+                state: dict[str, Any], ads=ads, config=starts["config"], kind=kind, where=where
+            ) -> None:
+                record_step(ads, config, kind, {**state, "frames": where})
 
-            progress(
-                relax_resumable(
-                    starts[kind], calc, frames, args.fmax, args.max_steps, deadline, progress
-                )
+            state = relax_resumable(
+                starts[kind], calc, frames, args.fmax, args.max_steps, deadline, progress
             )
+            progress(state)
             print(
-                f"{ads} {starts['config']} from {kind}: {row[kind]['steps']} steps, converged {row[kind]['converged']}",
+                f"{ads} {starts['config']} from {kind}: {state['steps']} steps, "
+                f"converged {state['converged']}",
                 flush=True,
             )
 

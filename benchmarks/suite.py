@@ -709,23 +709,37 @@ def _dft_hours_section() -> list[str]:
     path = HERE / "dft_hours.json"
     if not path.exists():
         return []
-    doc = json.loads(path.read_text())
-    c = doc.get("calculator", {})
+    runs = json.loads(path.read_text()).get("by_run", {})
     lines = [
         "## 11. DFT hours: relaxing from the potential's minima against raw placements",
         "",
-        "`python -m benchmarks.dft_hours benchmarks/default_run_race` (resumable): GPAW "
-        f"{c.get('mode', '?').upper()} {c.get('basis', '')} PBE + D3({c.get('d3', '?')}), "
+        "`python -m benchmarks.dft_hours RUN` (resumable; `--starts potential` and "
+        "`--starts raw` in two calls use both cores): BFGS on verify's reduced model "
+        "(bottom 2 layers fixed), once from the potential's relaxed minimum and once from the "
+        "raw placement of the same site on the relaxed clean slab. Every ionic step is kept in "
+        "`benchmarks/dft_hours/<run>/*.extxyz`. One block per run: each run's starts come "
+        "from its own potential.",
+        "",
+    ]
+    for run, doc in runs.items():
+        lines += _dft_hours_run_lines(run, doc)
+    return lines
+
+
+def _dft_hours_run_lines(run: str, doc: dict[str, Any]) -> list[str]:
+    """One run's block of section 11."""
+    c = doc.get("calculator", {})
+    lines = [
+        f"### `{run}` ({doc.get('potential', '?')})",
+        "",
+        f"GPAW {c.get('mode', '?').upper()} {c.get('basis', '')} PBE + D3({c.get('d3', '?')}), "
         + (
             f"SCF forces converged to {c['convergence_forces']} eV/Å, "
             if c.get("convergence_forces")
             else ""
         )
-        + f"BFGS to {doc.get('fmax')} eV/Å on verify's reduced model (bottom 2 layers fixed), "
-        "once from the potential's relaxed minimum and once from the raw placement of the "
-        "same site on the relaxed clean slab. Every ionic step is kept in "
-        "`benchmarks/dft_hours/*.extxyz`. Threads: "
-        f"{doc.get('threads', '?')} (OMP_NUM_THREADS); updated {doc.get('updated', '?')}.",
+        + f"BFGS to {doc.get('fmax')} eV/Å. Threads: {doc.get('threads', '?')} "
+        f"(OMP_NUM_THREADS); updated {doc.get('updated', '?')}.",
         "",
         "| adsorbate | configuration | start | ionic steps | converged | max force now (eV/Å) "
         "| energy change (eV) | largest atom move (Å) | s per step (median) |",
@@ -734,7 +748,7 @@ def _dft_hours_section() -> list[str]:
     for row in doc.get("rows", []):
         for kind in ("potential", "raw"):
             r = row.get(kind)
-            if not r:
+            if not r or not r["energies_eV"]:
                 continue
             e, f, sec = r["energies_eV"], r["max_force"], r["seconds"][1:]
             per_step = f"{statistics.median(sec):.0f}" if sec else ""

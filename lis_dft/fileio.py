@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +20,22 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     tmp.write_text(text)
     os.replace(tmp, path)
     return path
+
+
+def update_json(path: str | Path, change: Callable[[dict], dict]) -> dict:
+    """Read a JSON object (``{}`` if absent), apply ``change``, write the result atomically.
+
+    Runs under an exclusive lock on ``.<name>.lock`` beside the file, so processes that
+    share one results file never lose each other's updates. Returns what was written.
+    """
+    import fcntl
+
+    path = Path(path)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        doc = change(json.loads(path.read_text()) if path.is_file() else {})
+        atomic_write_text(path, json.dumps(doc, indent=1, default=str))
+    return doc
 
 
 @contextmanager

@@ -448,22 +448,26 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monk
         "--fmax",
         "1e-4",
     ]
-    main([*common, "--max-steps", "3"])
-    doc = json.loads(out.read_text())
-    (row,) = doc["rows"]
+    main([*common, "--max-steps", "3", "--starts", "raw"])  # one start per call: both cores
+    main([*common, "--max-steps", "3", "--starts", "potential"])
+    (row,) = json.loads(out.read_text())["by_run"][str(run)]["rows"]  # both in one row
     assert row["potential"]["steps"] == 3 and row["raw"]["steps"] == 3
+    assert json.loads(out.read_text())["by_run"][str(run)]["potential"] == "mock"
+    frames_dir = tmp_path / "dft_hours" / "run"  # one folder per run
     frames = {
-        k: read(tmp_path / "dft_hours" / f"Li2S2_{row['config']}_{k}.extxyz", ":")
-        for k in ("potential", "raw")
+        k: read(frames_dir / f"Li2S2_{row['config']}_{k}.extxyz", ":") for k in ("potential", "raw")
     }
     assert not np.allclose(frames["potential"][0].positions, frames["raw"][0].positions)
     first = [f.positions.copy() for f in frames["raw"]]
     kept = json.loads(out.read_text())
-    kept["rows"].append({"adsorbate": "S8", "config": "elsewhere"})  # advanced by another call
+    kept["by_run"][str(run)]["rows"].insert(0, {"adsorbate": "S8", "config": "elsewhere"})
+    kept["by_run"]["another_run"] = {"rows": []}  # filed by another potential's run
     out.write_text(json.dumps(kept))
     main([*common, "--max-steps", "6"])  # resumes: three more steps, the first ones kept
-    assert [r["adsorbate"] for r in json.loads(out.read_text())["rows"]] == ["S8", "Li2S2"]
-    again = read(tmp_path / "dft_hours" / f"Li2S2_{row['config']}_raw.extxyz", ":")
+    after = json.loads(out.read_text())["by_run"]
+    assert [r["adsorbate"] for r in after[str(run)]["rows"]] == ["S8", "Li2S2"]
+    assert "another_run" in after
+    again = read(frames_dir / f"Li2S2_{row['config']}_raw.extxyz", ":")
     assert len(again) == 7
     assert all(np.allclose(a.positions, b) for a, b in zip(again[:4], first, strict=True))
     moved = np.abs(again[-1].positions - again[0].positions).max(axis=1)
@@ -476,7 +480,8 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monk
     text = "\n".join(suite._dft_hours_section())
     assert f"| Li2S2 | {row['config']} | raw | 6 | no |" in text
     assert "No pair has finished yet" in text
-    assert json.loads(out.read_text())["rows"][-1]["raw"]["max_displacement_A"] > 0
+    assert after[str(run)]["rows"][-1]["raw"]["max_displacement_A"] > 0
+    assert "### `" + str(run) + "` (mock)" in text
     seen: list[int] = []  # every step reported (the JSON is rewritten from it), logs aside
     start = starting_geometries(run, "Li2S2")["raw"]
     calc = {"name": "mock", "d3": "none"}

@@ -80,3 +80,25 @@ def test_many_updates_write_what_a_fresh_reader_sees(tmp_path):
     fresh = AtomicJSONStore(str(path), read_only=True, key="uuid")
     fresh.connect()
     assert {d["uuid"] for d in fresh.query()} == {"u1", "u2", "u3", "u4", "u5", "v"}
+
+
+def _count_up(path, times):
+    from lis_dft.fileio import update_json
+
+    for _ in range(times):
+        update_json(path, lambda d: {**d, "n": d.get("n", 0) + 1})
+
+
+def test_update_json_loses_no_update_of_two_processes(tmp_path):
+    """benchmarks.dft_hours runs one process per start on the same JSON."""
+    import json
+    import multiprocessing
+
+    path = tmp_path / "shared.json"
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_count_up, args=(path, 200)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert json.loads(path.read_text()) == {"n": 400}

@@ -45,7 +45,7 @@ from lis_dft.dft_workflows.reference_set import (
     settings_hash,
 )
 from lis_dft.errors import ParameterError
-from lis_dft.fileio import atomic_write_text
+from lis_dft.fileio import atomic_write_text, update_json
 
 COUNTERPOISE = "counterpoise.json"
 FRAGMENTS = ("slab_own", "molecule_own", "slab_ghost", "molecule_ghost")
@@ -146,12 +146,10 @@ def corrections(out_dir: Path = DEFAULT_DIR) -> dict[str, float]:
 
 def _save_point(out_dir: Path, shash: str, settings: dict[str, Any], point: CounterpoisePoint):
     """Add one point to counterpoise.json (locked, written atomically)."""
-    import fcntl
-
     path = out_dir / COUNTERPOISE
-    with open(out_dir / f".{COUNTERPOISE}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        data = load(out_dir)
+
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        data = data or {"settings_hash": None, "points": {}}
         if data.get("settings_hash") not in (None, shash):
             raise ParameterError(
                 f"{path} was computed with other GPAW settings ({data['settings_hash']}); "
@@ -160,7 +158,9 @@ def _save_point(out_dir: Path, shash: str, settings: dict[str, Any], point: Coun
         data["settings_hash"], data["settings"] = shash, settings
         data["points"][point.config_id] = point.as_dict()
         data["points"] = dict(sorted(data["points"].items()))
-        atomic_write_text(path, json.dumps(data, indent=1))
+        return data
+
+    update_json(path, change)
 
 
 def compute(
