@@ -741,9 +741,10 @@ def _dft_hours_run_lines(run: str, doc: dict[str, Any]) -> list[str]:
         + f"BFGS to {doc.get('fmax')} eV/Å. Threads: {doc.get('threads', '?')} "
         f"(OMP_NUM_THREADS); updated {doc.get('updated', '?')}.",
         "",
-        "| adsorbate | configuration | start | ionic steps | converged | max force now (eV/Å) "
-        "| energy change (eV) | largest atom move (Å) | s per step (median) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| adsorbate | configuration | start | ionic steps | converged | first step below "
+        "0.1 eV/Å | max force now (eV/Å) | energy change (eV) | largest atom move (Å) "
+        "| s per step (median) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in doc.get("rows", []):
         for kind in ("potential", "raw"):
@@ -752,9 +753,11 @@ def _dft_hours_run_lines(run: str, doc: dict[str, Any]) -> list[str]:
                 continue
             e, f, sec = r["energies_eV"], r["max_force"], r["seconds"][1:]
             per_step = f"{statistics.median(sec):.0f}" if sec else ""
+            below = next((i for i, x in enumerate(f) if x < 0.1), None)  # a looser campaign
             lines.append(
                 f"| {row['adsorbate']} | {row['config']} | {kind} | {r['steps']} | "
-                f"{'yes' if r['converged'] else 'no'} | {f[-1]:.3f} | {e[-1] - e[0]:+.3f} | "
+                f"{'yes' if r['converged'] else 'no'} | {'' if below is None else below} | "
+                f"{f[-1]:.3f} | {e[-1] - e[0]:+.3f} | "
                 f"{r.get('max_displacement_A', float('nan')):.2f} | {per_step} |"
             )
     m = doc.get("summary") or {}

@@ -419,6 +419,24 @@ def test_scale_systems_and_linearity():
     assert summary([]) == {}
 
 
+def test_dft_hours_section_gives_the_first_step_below_a_tenth(tmp_path, monkeypatch):
+    """The looser criterion a campaign might use, read from the stored max forces."""
+    import json
+
+    from benchmarks import suite
+
+    r = {"steps": 4, "converged": True, "energies_eV": [0.0] * 5, "seconds": [9.0] * 5}
+    rows = [
+        {"adsorbate": "X", "config": "c", "raw": {**r, "max_force": [0.5, 0.2, 0.09, 0.12, 0.04]}},
+        {"adsorbate": "Y", "config": "c", "raw": {**r, "max_force": [0.5, 0.2, 0.11, 0.12, 0.1]}},
+    ]
+    (tmp_path / "dft_hours.json").write_text(json.dumps({"by_run": {"r": {"rows": rows}}}))
+    monkeypatch.setattr(suite, "HERE", tmp_path)
+    text = "\n".join(suite._dft_hours_section())
+    assert "| X | c | raw | 4 | yes | 2 | 0.040 |" in text
+    assert "| Y | c | raw | 4 | yes |  | 0.100 |" in text  # never below: empty
+
+
 def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monkeypatch):
     import json
     import time
