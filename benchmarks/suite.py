@@ -771,23 +771,38 @@ def _dft_hours_run_lines(run: str, doc: dict[str, Any]) -> list[str]:
         )
         lines.append("")
     if m.get("finished_pairs"):
-        h = m["paper_hours_2_cores"]
-        lines += [
-            f"Extrapolated from {m['finished_pairs']} finished pair(s): mean ionic steps "
-            f"{m['mean_steps']['raw']:.0f} from raw, {m['mean_steps']['potential']:.0f} from "
-            f"the potential; campaign ionic steps {m['campaign_ionic_steps']['from_raw']:.0f} "
-            f"against {m['campaign_ionic_steps']['seeded']:.0f}; at "
-            f"{m['reduced_model_seconds_per_step']:.0f} s per step on "
-            f"{m['reduced_model_atoms']} atoms scaled by {m['assumed_scaling']}: "
-            f"{h['from_raw']:.0f} against {h['seeded']:.0f} hours on 2 cores for the "
-            f"{m['paper_slab_atoms']}-atom slab.",
-        ]
+        lines.append(
+            f"Extrapolated from {m['finished_pairs']} finished pair(s): "
+            + _campaign_sentence(m, "")
+        )
+    elif m.get("lower_bound"):
+        lines.append(
+            "No pair has finished yet. A lower bound from "
+            f"{m['lower_bound']['pairs']} pair(s) whose start from the potential converged, "
+            "counting the raw start's steps so far (they can only grow): "
+            + _campaign_sentence(m["lower_bound"], "at least ")
+        )
     else:
         lines.append(
             "No pair has finished yet: the extrapolation waits for both starts of one "
             "configuration to converge (the run resumes where it stopped)."
         )
     return [*lines, ""]
+
+
+def _campaign_sentence(m: dict[str, Any], raw_prefix: str) -> str:
+    """Steps and hours of the campaign, from raw placements against the potential's minima."""
+    h = m["paper_hours_2_cores"]
+    return (
+        f"mean ionic steps {raw_prefix}{m['mean_steps']['raw']:.0f} from raw, "
+        f"{m['mean_steps']['potential']:.0f} from the potential; campaign ionic steps "
+        f"{raw_prefix}{m['campaign_ionic_steps']['from_raw']:.0f} against "
+        f"{m['campaign_ionic_steps']['seeded']:.0f}; at "
+        f"{m['reduced_model_seconds_per_step']:.0f} s per step on "
+        f"{m['reduced_model_atoms']} atoms scaled by {m['assumed_scaling']}: "
+        f"{raw_prefix}{h['from_raw']:.0f} against {h['seeded']:.0f} hours on 2 cores for "
+        f"the {m['paper_slab_atoms']}-atom slab."
+    )
 
 
 def _neb_comparison_lines() -> list[str]:

@@ -518,3 +518,12 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monk
     assert extrapolate([{"potential": {**done, "converged": False}, "raw": done}], {}, 216) == {
         "finished_pairs": 0
     }
+    # the potential's start converged, the raw one still running: a lower bound
+    going = [{"potential": done, "raw": {**done, "converged": False, "steps": 35}}]
+    low = extrapolate(going, {"exhaustive": 30, "seeded": 6}, 216)
+    assert low["finished_pairs"] == 0
+    assert low["lower_bound"]["campaign_ionic_steps"] == {"from_raw": 1050.0, "seeded": 60.0}
+    (tmp_path / "dft_hours.json").write_text(
+        json.dumps({"by_run": {"r": {"rows": [], "summary": low}}})
+    )
+    assert "at least 1050 against 60;" in "\n".join(suite._dft_hours_section())
