@@ -312,9 +312,6 @@ def _campaign_estimate(
 
 def main(argv: list[str] | None = None) -> None:
     """Advance every relaxation (resumably) and write benchmarks/dft_hours.json."""
-    from lis_dft.dft_workflows.verify import load_run
-    from lis_dft.vasp.campaign import seeded_specs
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--adsorbates", nargs="+", default=["Li2S2", "S8"])
@@ -331,6 +328,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
+    from lis_dft.errors import ParameterError
+
+    try:
+        _advance(args)
+    except ParameterError as exc:  # a wrong folder, adsorbate or settings: say so, exit 2
+        parser.error(str(exc))
+
+
+def _advance(args: argparse.Namespace) -> None:
+    """Advance the relaxations ``args`` name, filing every step in ``args.out``."""
+    from lis_dft.dft_workflows.verify import load_run
+    from lis_dft.vasp.campaign import seeded_specs
+
     calc = (
         # SCF forces converged: an ionic step's forces are otherwise off by up to 0.2 eV/Å
         {"name": "gpaw", "d3": "zero", "mode": "lcao", "basis": "dzp", "convergence_forces": 0.01}

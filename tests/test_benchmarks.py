@@ -527,3 +527,13 @@ def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monk
         json.dumps({"by_run": {"r": {"rows": [], "summary": low}}})
     )
     assert "at least 1050 against 60;" in "\n".join(suite._dft_hours_section())
+
+
+def test_dft_hours_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    from benchmarks.dft_hours import main
+
+    out = tmp_path / "dft_hours.json"
+    with pytest.raises(SystemExit) as exc:
+        main([str(tmp_path / "nothere"), "--calculator", "mock", "--out", str(out)])
+    assert exc.value.code == 2 and not out.exists()
+    assert "give the folder of a finished 'lis-dft run'" in capsys.readouterr().err
