@@ -1337,6 +1337,16 @@ def finetune(
             "last epoch)."
         ),
     ] = "constant",
+    keep: Annotated[
+        str,
+        typer.Option(
+            help="Weights to keep: best (lowest held-out loss: the held-out numbers are then "
+            "optimistic), last, or average (mean of epochs --average-from..--epochs)."
+        ),
+    ] = "best",
+    average_from: Annotated[
+        int, typer.Option(help="First epoch in the mean of --keep average.", min=1)
+    ] = 2,
 ) -> None:
     """Fine-tune a SevenNet model on the DFT reference set (held-out families validate)."""
     from lis_dft.dft_workflows.calculators import _sevennet_modalities
@@ -1357,6 +1367,8 @@ def finetune(
         hold_out=tuple(hold_out) if hold_out else DEFAULT_HOLD_OUT,
         threads=threads,
         schedule=schedule,
+        keep=keep,
+        average_from=average_from,
     )
     result = run_finetune(reference or DEFAULT_DIR, out, settings, max_minutes, typer.echo)
     scores = result.record["held_out_scores"]
@@ -1380,7 +1392,7 @@ def finetune(
             )
     Console().print(table)
     typer.echo(
-        f"Model: {result.model_path} (epoch {result.record['kept_epoch']} kept); use it with "
+        f"Model: {result.model_path} ({result.record['kept']}); use it with "
         f"'lis-dft run --model {result.model_path}'."
     )
 

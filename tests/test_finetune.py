@@ -225,6 +225,37 @@ def test_settings_refuse_nonsense():
         ft.FinetuneSettings(loss="l1")
     with pytest.raises(ParameterError, match="schedule"):
         ft.FinetuneSettings(schedule="warm")
+    with pytest.raises(ParameterError, match="--keep must be one of best, last, average"):
+        ft.FinetuneSettings(keep="worst")
+    with pytest.raises(ParameterError, match="--average-from"):
+        ft.FinetuneSettings(keep="average", epochs=4, average_from=5)
+
+
+def test_running_mean_weighs_every_epoch_equally():
+    torch = pytest.importorskip("torch")
+    states = [{"w": torch.tensor([1.0, 2.0]) * k, "n": torch.tensor([k])} for k in (1, 2, 6)]
+    mean = None
+    for n, state in enumerate(states):
+        mean = ft._running_mean(mean, n, state)
+    assert mean["w"].tolist() == pytest.approx([3.0, 6.0])
+    assert mean["n"].tolist() == [1]  # integer tensors are not averaged
+    assert states[0]["w"].tolist() == [1.0, 2.0]  # the epochs' own weights are untouched
+
+
+def test_kept_weights_says_which_weights_model_pth_holds():
+    losses = {"energy_mae_eV_per_atom": 0.01, "force_mae_eV_per_A": 0.05}
+    curve = [{"epoch": 0, **losses, "ads_mae_eV": 0.7}]
+    curve += [{"epoch": e, **losses, "ads_mae_eV": m} for e, m in ((1, 0.3), (2, 0.1), (3, 0.2))]
+    assert ft.kept_weights(curve, ft.FinetuneSettings(epochs=3)) == (
+        2,
+        "epoch 2 of 3 (lowest held-out loss)",
+    )
+    assert ft.kept_weights(curve, ft.FinetuneSettings(epochs=3, keep="last"))[0] == 3
+    avg = ft.FinetuneSettings(epochs=3, keep="average", average_from=2)
+    assert ft.kept_weights(curve, avg)[0] == 3  # stopped before averaging began: the last
+    for c in curve[2:]:
+        c["average"] = {"epochs": [2, c["epoch"]]}
+    assert ft.kept_weights(curve, avg) == (None, "mean of the weights of epochs 2-3 of 3")
 
 
 def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
@@ -309,3 +340,41 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
         ft.ship(tmp_path / "out", "../evil", models_dir=models)
     with pytest.raises(ParameterError, match=r"no finetune\.json"):
         ft.ship(tmp_path / "nothing", "x", models_dir=models)
+
+
+def test_keep_average_writes_and_scores_the_mean_of_the_epochs(tmp_path):
+    pytest.importorskip("sevenn")
+    import torch
+
+    keep = {"bulk/Li/a1.00", "bulk/Li2S/a1.00", "molecule/Li2S", "slab/relaxed"}
+    keep |= {"adslab/Li2S/bridge_I-Li-flat-r0/frozen", "adslab/Li2S/top_I-flat-r0/frozen"}
+    frames = [f for f in read(DEFAULT_DIR / REFERENCE, ":") if f.info["config_id"] in keep]
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    write(ref / REFERENCE, frames, format="extxyz")
+    settings = ft.FinetuneSettings(
+        epochs=2,
+        lr=1e-5,
+        hold_out=("Li2S@LiI_100/bridge_I-Li",),
+        threads=1,
+        keep="average",
+        average_from=1,
+    )
+    res = ft.finetune(ref, tmp_path / "out", settings, log=lambda *_: None)
+    curve = res.record["curve"]
+    assert [c["average"]["epochs"] for c in curve[1:]] == [[1, 1], [1, 2]]
+    # a mean of one epoch is that epoch: the scored mean is the weights it says
+    assert curve[1]["average"]["force_mae_eV_per_A"] == pytest.approx(
+        curve[1]["force_mae_eV_per_A"], abs=1e-9
+    )
+    assert curve[2]["average"]["force_mae_eV_per_A"] != curve[2]["force_mae_eV_per_A"]
+    assert res.record["kept_epoch"] is None
+    assert res.record["kept"] == "mean of the weights of epochs 1-2 of 2"
+    model = torch.load(tmp_path / "out" / "model.pth", map_location="cpu", weights_only=False)
+    last = torch.load(tmp_path / "out" / "last.pth", map_location="cpu", weights_only=False)
+    assert last["n_averaged"] == 2
+    moved = 0
+    for k, v in model["model_state_dict"].items():
+        assert torch.equal(v, last["average_state"][k])
+        moved += not torch.equal(v, last["model_state_dict"][k])
+    assert moved > 0  # the mean is not the last epoch

@@ -25,8 +25,11 @@ Split
     at the ``bridge_I-Li`` site): no frame of a held-out family is trained on. The
     held-out score uses :func:`lis_dft.analysis.potential_benchmark.score` on the bulk,
     molecule and slab frames plus the held-out adsorbate frames, so its adsorption
-    numbers are held-out numbers. The weights of the epoch with the lowest held-out
-    loss are kept.
+    numbers are held-out numbers. Which weights are kept (``--keep``): the epoch with
+    the lowest held-out loss (``best``; the held-out numbers are then optimistic, since
+    they chose the epoch), the last epoch (``last``), or the mean of the weights of
+    every epoch from ``--average-from`` on (``average``, stochastic weight averaging;
+    the held-out families choose nothing, so their numbers are honest).
 Output
     ``OUT/model.pth`` (a SevenNet checkpoint that ``--model OUT/model.pth`` loads) and
     ``OUT/finetune.json``: base model, data hashes, split, offsets, settings, learning
@@ -59,6 +62,8 @@ DEFAULT_HOLD_OUT = (
 
 #: learning-rate schedules of :class:`FinetuneSettings` (stepped once per epoch)
 SCHEDULES = ("constant", "cosine")
+#: which weights :func:`train` keeps in model.pth (:class:`FinetuneSettings`.keep)
+KEEP_RULES = ("best", "last", "average")
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,10 @@ class FinetuneSettings:
     #: learning rate over the epochs: ``constant``, or ``cosine`` (torch's
     #: CosineAnnealingLR through SevenNet's Trainer, from ``lr`` to 0 at the last epoch)
     schedule: str = "constant"
+    #: weights kept in model.pth: ``best`` (lowest held-out loss), ``last``, or
+    #: ``average`` (mean of the weights of epochs ``average_from`` .. ``epochs``)
+    keep: str = "best"
+    average_from: int = 2
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -101,6 +110,15 @@ class FinetuneSettings:
         if self.schedule not in SCHEDULES:
             raise ParameterError(
                 f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}."
+            )
+        if self.keep not in KEEP_RULES:
+            raise ParameterError(
+                f"--keep must be one of {', '.join(KEEP_RULES)}, got {self.keep!r}."
+            )
+        if self.keep == "average" and not 1 <= self.average_from <= self.epochs:
+            raise ParameterError(
+                f"--average-from must be an epoch between 1 and --epochs ({self.epochs}), "
+                f"got {self.average_from}."
             )
 
 
@@ -638,7 +656,7 @@ def train(
     log: Any = print,
     fragments: dict[str, dict[str, float]] | None = None,
 ) -> list[dict[str, float]]:
-    """SevenNet's Trainer over the training graphs; keeps the best held-out epoch.
+    """SevenNet's Trainer over the training graphs; keeps the weights ``settings.keep`` says.
 
     ``fragments`` (see :func:`deformation_terms`) adds the deformation terms.
     Resumes from ``out_dir/last.pth`` (weights, optimizer, epoch, learning curve).
@@ -667,6 +685,8 @@ def train(
         device="cpu",
     )
     curve: list[dict[str, float]] = []
+    mean: dict[str, Any] | None = None  # running mean of the weights (keep="average")
+    n_mean = 0
     last = out_dir / "last.pth"
     if last.exists():
         state = torch.load(last, map_location="cpu", weights_only=False)
@@ -676,6 +696,7 @@ def train(
             state.get("scheduler_state_dict"),
         )
         curve = state["curve"]
+        mean, n_mean = state.get("average_state"), state.get("n_averaged", 0)
         log(f"resuming after epoch {len(curve)}")
     gen = torch.Generator().manual_seed(settings.seed + len(curve))
     train_loader = DataLoader(
@@ -737,17 +758,64 @@ def train(
             **_epoch_loss(trainer, held_loader, probe),
         }
         curve.append(entry)
-        log(f"epoch {entry['epoch']}: {entry}")
         # the weights are in this sevenn's layout: say so, or loading "patches" them again
         config = {**base.config, "version": sevenn.__version__}
         extra = {"config": config, "epoch": entry["epoch"], "curve": curve}
-        if _held_key(entry) <= _held_key(best) or not (out_dir / "model.pth").exists():
+        if settings.keep == "average" and entry["epoch"] >= settings.average_from:
+            mean = _running_mean(mean, n_mean, trainer.model.state_dict())
+            n_mean += 1
+            current = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+            trainer.model.load_state_dict(mean)
+            entry["average"] = {
+                "epochs": [settings.average_from, entry["epoch"]],
+                **_epoch_loss(trainer, held_loader, probe),
+            }
+            _write(trainer, out_dir / "model.pth", extra)  # the mean, scored as such
+            trainer.model.load_state_dict(current)
+        elif settings.keep != "best" or (
+            _held_key(entry) <= _held_key(best) or not (out_dir / "model.pth").exists()
+        ):
             best = entry
-            trainer.write_checkpoint(str(out_dir / ".model.pth.tmp"), **extra)
-            (out_dir / ".model.pth.tmp").replace(out_dir / "model.pth")
-        trainer.write_checkpoint(str(out_dir / ".last.pth.tmp"), **extra)
-        (out_dir / ".last.pth.tmp").replace(last)
+            _write(trainer, out_dir / "model.pth", extra)
+        log(f"epoch {entry['epoch']}: {entry}")
+        _write(trainer, last, {**extra, "average_state": mean, "n_averaged": n_mean})
     return curve
+
+
+def _write(trainer: Any, path: Path, extra: dict[str, Any]) -> None:
+    """SevenNet checkpoint of the trainer's current weights, written atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    trainer.write_checkpoint(str(tmp), **extra)
+    tmp.replace(path)
+
+
+def _running_mean(mean: dict[str, Any] | None, n: int, state: dict[str, Any]) -> dict[str, Any]:
+    """Add one epoch's weights to the running mean of ``n`` epochs (by parameter name).
+
+    Stochastic weight averaging as torch.optim.swa_utils.AveragedModel does it (equal
+    weights); that class cannot be used on SevenNet's models: its deep copy of their
+    compiled e3nn modules lists the buffers in another order, and its first update fails
+    on a shape mismatch. Non-floating tensors are kept from the first epoch.
+    """
+    if mean is None:
+        return {k: v.detach().clone() for k, v in state.items()}
+    for k, v in state.items():
+        if v.is_floating_point():
+            mean[k] += (v.detach() - mean[k]) / (n + 1)
+    return mean
+
+
+def kept_weights(curve: list[dict[str, Any]], settings: FinetuneSettings) -> tuple[int | None, str]:
+    """Which weights model.pth holds: the epoch (None for a mean) and a sentence."""
+    trained = curve[1:] or curve
+    n = trained[-1]["epoch"]
+    averaged = [c["epoch"] for c in trained if "average" in c]
+    if settings.keep == "average" and averaged:
+        return None, f"mean of the weights of epochs {averaged[0]}-{averaged[-1]} of {n}"
+    if settings.keep == "best":
+        epoch = min(trained, key=_held_key)["epoch"]
+        return epoch, f"epoch {epoch} of {n} (lowest held-out loss)"
+    return n, f"epoch {n} of {n} (the last)"
 
 
 def _held_key(entry: dict[str, float]) -> float:
@@ -894,6 +962,7 @@ def finetune(
         training_data.get("fragments_eV", {}),
     )
     model_path = out_dir / "model.pth"
+    kept_epoch, kept = kept_weights(curve, settings)
 
     # held-out score: bulk, molecule and slab frames + the held-out adsorbate frames
     keep = {f.info["config_id"] for f in held_frames} | {
@@ -931,7 +1000,8 @@ def finetune(
         },
         "element_offsets_eV": offsets,
         "curve": curve,
-        "kept_epoch": min(curve[1:] or curve, key=_held_key)["epoch"],
+        "kept_epoch": kept_epoch,
+        "kept": kept,
         "held_out_scores": scores,
         "provenance": provenance(),
     }

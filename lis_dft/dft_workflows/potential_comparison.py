@@ -438,7 +438,7 @@ def held_out_table(name: str) -> list[str]:
         f"Held-out families of `{name}` ({', '.join(rec['settings']['hold_out'])}; "
         f"{len(sc['finetuned']['points'])} counterpoise-corrected adsorbate frames, + D3(zero) "
         f"against GPAW PBE + D3(zero); bulk, molecule and slab frames are training frames). "
-        f"Epoch {rec['kept_epoch']} of {len(rec['curve']) - 1} kept.",
+        "Kept: " + rec.get("kept", f"epoch {rec['kept_epoch']} of {len(rec['curve']) - 1}") + ".",
         "",
         f"| | {rec['settings']['base']} (base) | {name} | target |",
         "|---|---|---|---|",

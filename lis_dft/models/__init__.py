@@ -69,6 +69,7 @@ class ShippedModel:
             "data_sha256": rec["data"]["sha256"],
             "held_out_families": rec["settings"]["hold_out"],
             "kept_epoch": rec["kept_epoch"],
+            "kept": rec.get("kept", f"epoch {rec['kept_epoch']}"),
             "trained_on": rec.get("trained_on", {}),
             "dft_checks": rec.get("dft_checks", []),
             "held_out_scores": {
