@@ -257,6 +257,38 @@ def relax_resumable(
     return current
 
 
+def compare_minima(potential_frames: Path, raw_frames: Path) -> dict[str, Any]:
+    """Did the two starts end in the same minimum? (their last stored steps)
+
+    pymatgen's StructureMatcher on the two final geometries (no scaling, no supercells,
+    the slab's symmetry operations allowed: the raw start may settle on an equivalent
+    site), and the energy of the raw start's end minus the potential start's. A raw
+    start that ends higher in a different minimum is a campaign that would report the
+    wrong one.
+    """
+    from ase.io import read
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    ends = {k: read(f, index=-1) for k, f in (("potential", potential_frames), ("raw", raw_frames))}
+    a, b = (AseAtomsAdaptor.get_structure(ends[k]) for k in STARTS)
+    # stol 0.15 of (V / N)^(1/3): about 0.5 Å in verify's slab cell, less than the
+    # distance between two adsorption sites
+    matcher = StructureMatcher(
+        stol=0.15, primitive_cell=False, scale=False, attempt_supercell=False
+    )
+    rms = matcher.get_rms_dist(a, b)
+    length = (a.volume / len(a)) ** (1 / 3)  # pymatgen's unit of rms and max distance
+    return {
+        "same_minimum": rms is not None,
+        "rms_distance_A": None if rms is None else float(rms[0] * length),
+        "max_distance_A": None if rms is None else float(rms[1] * length),
+        "energy_raw_minus_potential_eV": float(
+            ends["raw"].get_potential_energy() - ends["potential"].get_potential_energy()
+        ),
+    }
+
+
 def extrapolate(
     rows: list[dict[str, Any]], campaign: dict[str, Any], n_paper: int
 ) -> dict[str, Any]:
@@ -364,6 +396,13 @@ def _advance(args: argparse.Namespace) -> None:
 
     def record_step(ads: str, config: str, kind: str, state: dict[str, Any]) -> None:
         """File one relaxation's state under its run (several calls may share the file)."""
+        pair = {k: frames_dir / f"{ads}_{config}_{k}.extxyz" for k in STARTS}
+        minima = None
+        if state["converged"] and all(f.is_file() for f in pair.values()):
+            from ase.io import read
+
+            if all(float(read(f, index=-1).info["fmax"]) < args.fmax for f in pair.values()):
+                minima = compare_minima(pair["potential"], pair["raw"])
 
         def change(doc: dict[str, Any]) -> dict[str, Any]:
             runs = doc.setdefault("by_run", {})
@@ -375,6 +414,8 @@ def _advance(args: argparse.Namespace) -> None:
                 row = {"adsorbate": ads, "config": config}
                 entry["rows"].append(row)
             row[kind] = state
+            if minima is not None:
+                row["minima"] = minima
             entry.update(
                 potential=potential,
                 summary=extrapolate(entry["rows"], campaign, n_paper),

@@ -760,9 +760,27 @@ def _dft_hours_run_lines(run: str, doc: dict[str, Any]) -> list[str]:
                 f"{f[-1]:.3f} | {e[-1] - e[0]:+.3f} | "
                 f"{r.get('max_displacement_A', float('nan')):.2f} | {per_step} |"
             )
+    lines.append("")
+    for row in doc.get("rows", []):
+        same = row.get("minima")
+        if same is None:
+            continue
+        de = same["energy_raw_minus_potential_eV"]
+        lines.append(
+            f"{row['adsorbate']} {row['config']}: "
+            + (
+                f"both starts end in the same minimum (StructureMatcher: atoms "
+                f"{same['rms_distance_A']:.2f} Å apart RMS, {same['max_distance_A']:.2f} Å at "
+                f"most, after the slab's symmetry); the raw start's end is {de:+.3f} eV "
+                "from the potential start's."
+                if same["same_minimum"]
+                else f"**the starts end in different minima**: the raw start's is {de:+.3f} eV "
+                "from the potential start's."
+            )
+        )
+        lines.append("")
     m = doc.get("summary") or {}
     camp = doc.get("campaign") or {}
-    lines.append("")
     if camp:
         lines.append(
             f"Adsorbate calculations of the VASP campaign: {camp['exhaustive']} (every "

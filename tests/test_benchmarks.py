@@ -437,6 +437,47 @@ def test_dft_hours_section_gives_the_first_step_below_a_tenth(tmp_path, monkeypa
     assert "| Y | c | raw | 4 | yes |  | 0.100 |" in text  # never below: empty
 
 
+def test_dft_hours_tells_the_same_minimum_from_a_different_one(tmp_path, monkeypatch):
+    """Two ends on symmetry-equivalent sites match; an adsorbate 1.5 Å away does not."""
+    import json
+
+    import numpy as np
+    from ase.build import add_adsorbate, fcc100
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    from benchmarks import suite
+    from benchmarks.dft_hours import compare_minima
+
+    def end(name, shift, energy, move=0.0):
+        slab = fcc100("Cu", (2, 2, 2), vacuum=6.0)  # a 2 x 2 cell: (a, 0) is a symmetry
+        add_adsorbate(slab, "S", 1.5, "hollow")
+        slab.positions[-1, 0] += move
+        slab.positions += shift
+        slab.pbc = True  # as the reduced model's frames are stored
+        slab.wrap()
+        slab.calc = SinglePointCalculator(slab, energy=energy, forces=np.zeros((len(slab), 3)))
+        slab.info["fmax"] = 0.01
+        write(tmp_path / name, slab)
+        return tmp_path / name
+
+    a = end("p.extxyz", 0.0, -10.0)
+    same = compare_minima(a, end("r.extxyz", [2.55, 0.0, 0.0], -9.994))
+    assert same["same_minimum"] and same["max_distance_A"] < 0.01
+    assert same["energy_raw_minus_potential_eV"] == pytest.approx(0.006)
+    other = compare_minima(a, end("o.extxyz", 0.0, -9.7, move=1.5))
+    assert not other["same_minimum"] and other["rms_distance_A"] is None
+    rows = [
+        {"adsorbate": "X", "config": "c", "minima": same},
+        {"adsorbate": "Y", "config": "d", "minima": other},
+    ]
+    (tmp_path / "dft_hours.json").write_text(json.dumps({"by_run": {"r": {"rows": rows}}}))
+    monkeypatch.setattr(suite, "HERE", tmp_path)
+    text = "\n".join(suite._dft_hours_section())
+    assert "X c: both starts end in the same minimum" in text and "+0.006 eV" in text
+    assert "Y d: **the starts end in different minima**" in text and "+0.300 eV" in text
+
+
 def test_dft_hours_relaxes_both_starts_resumably_and_extrapolates(tmp_path, monkeypatch):
     import json
     import time
