@@ -1200,6 +1200,13 @@ def potentials_compare(
             "or backend:PATH for fine-tuned weights.",
         ),
     ] = None,
+    hold_out: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Score only these configuration families' adsorbate frames (repeatable; "
+            "as 'lis-dft finetune --hold-out'): held-out numbers for every potential."
+        ),
+    ] = None,
 ) -> None:
     """Score every offline potential, with and without D3(zero), on the DFT reference set."""
     from lis_dft.dft_workflows.potential_comparison import (
@@ -1210,7 +1217,13 @@ def potentials_compare(
     from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
 
     cands = [parse_candidate(p) for p in potential] if potential else None
-    result = compare(reference or DEFAULT_DIR, out or DEFAULT_OUT, cands, progress=typer.echo)
+    result = compare(
+        reference or DEFAULT_DIR,
+        out or DEFAULT_OUT,
+        cands,
+        progress=typer.echo,
+        hold_out=tuple(hold_out or ()),
+    )
     table = Table(title=f"Potentials vs DFT ({result['reference']['n_frames']} frames), best first")
     for col in ("potential", "E_A MAE sound", "E_A MAE all", "artifacts bound", "E_f MAE", "F MAE"):
         table.add_column(col)

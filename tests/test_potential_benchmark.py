@@ -153,6 +153,31 @@ def test_compare_on_the_committed_reference_set(tmp_path):
     assert "| mock/morse |" in md and "sound" in md
 
 
+def test_compare_scores_held_out_families_only_when_asked(tmp_path):
+    """--hold-out: the families' adsorbate frames beside every non-adsorbate frame."""
+    from ase.io import read
+
+    from lis_dft.dft_workflows.potential_comparison import Candidate, compare
+    from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, REFERENCE
+
+    family = "Li2S@LiI_100/bridge_I-Li"
+    frames = read(DEFAULT_DIR / REFERENCE, ":")
+    ads = [f for f in frames if f.info["kind"] == "adslab" and f.info["family"] == family]
+    others = [f for f in frames if f.info["kind"] != "adslab"]
+    result = compare(DEFAULT_DIR, tmp_path, [Candidate("mock", "morse")], hold_out=(family,))
+    ref = result["reference"]
+    assert ref["held_out_families"] == [family]
+    assert ref["n_frames"] == len(ads) + len(others) < len(frames)
+    scored = {p["config_id"] for p in result["potentials"]["mock/morse"]["adsorption"]}
+    assert scored and scored <= {f.info["config_id"] for f in ads}
+    # the counterpoise count is of the frames scored, not of the whole set
+    assert set(result["counterpoise"]["bsse_eV"]) <= {f.info["config_id"] for f in ads}
+    assert family in (tmp_path / "COMPARISON.md").read_text()
+    with pytest.raises(ParameterError, match="Unknown --hold-out family"):
+        compare(DEFAULT_DIR, tmp_path / "x", [Candidate("mock", "morse")], hold_out=("nope",))
+    assert not (tmp_path / "x").exists()
+
+
 def test_compare_refuses_an_empty_reference(tmp_path):
     from lis_dft.dft_workflows.potential_comparison import compare
 

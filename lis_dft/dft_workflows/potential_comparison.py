@@ -155,9 +155,17 @@ def compare(
     out_dir: Path = DEFAULT_OUT,
     candidates: list[Candidate] | None = None,
     progress: Any = None,
+    hold_out: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Score every candidate, with and without D3, and write comparison.json + COMPARISON.md."""
+    """Score every candidate, with and without D3, and write comparison.json + COMPARISON.md.
+
+    ``hold_out`` (configuration families, as ``lis-dft finetune --hold-out``) keeps only
+    those families' adsorbate frames beside the bulk, molecule and slab frames: the
+    held-out score of a fine-tuning run, for any potential (fine-tuned runs with other
+    recipes, the shipped models, the foundation models) on the same frames.
+    """
     from lis_dft.dft_workflows import reference_counterpoise
+    from lis_dft.dft_workflows.finetune import split
     from lis_dft.provenance import provenance
 
     candidates = candidates or offline_candidates()
@@ -170,7 +178,13 @@ def compare(
             + ". Give each weights file a folder or name of its own."
         )
     frames = reference_frames(reference_dir)
-    bsse = reference_counterpoise.corrections(reference_dir)
+    if hold_out:  # unknown families: refused before anything is computed
+        held = {f.info["config_id"] for f in split(frames, tuple(hold_out))[1]}
+        frames = [
+            f for f in frames if f.info.get("kind") != "adslab" or f.info["config_id"] in held
+        ]
+    ids = {f.info["config_id"] for f in frames}  # corrections of the frames scored only
+    bsse = {k: v for k, v in reference_counterpoise.corrections(reference_dir).items() if k in ids}
     cp_frames = reference_counterpoise.candidates(frames)
     n_cp_total = len(cp_frames)
     cp_complete = bool(bsse) and len(bsse) >= n_cp_total
@@ -210,6 +224,7 @@ def compare(
         "reference": {
             "path": _shown(Path(reference_dir) / REFERENCE),
             "n_frames": len(frames),
+            "held_out_families": list(hold_out),
             "hamiltonian": frames[0].info.get("hamiltonian", "PBE+D3(zero)"),
             "settings_hash": sorted({str(f.info.get("settings_hash")) for f in frames}),
             "dft_formation_eV_per_atom": {
@@ -467,6 +482,16 @@ def markdown(result: dict[str, Any]) -> str:
         "Made by `lis-dft potentials compare`; every number is potential − DFT on the same "
         "geometry. `+D3(zero)` adds the reference's own D3(zero) part to the bare potential.",
         "",
+        *(
+            [
+                "Adsorbate frames of the held-out families only ("
+                + ", ".join(ref["held_out_families"])
+                + "; `--hold-out`), beside every bulk, molecule and slab frame.",
+                "",
+            ]
+            if ref.get("held_out_families")
+            else []
+        ),
         "E_A errors in the first table are against raw LCAO dzp DFT, which overbinds by "
         "basis-set superposition (0.4–0.8 eV here, `counterpoise.json`): a potential that "
         "matches PBE+D3 at the basis-set limit shows up there as *underbinding* by about "
