@@ -258,6 +258,15 @@ def test_kept_weights_says_which_weights_model_pth_holds():
     assert ft.kept_weights(curve, avg) == (None, "mean of the weights of epochs 2-3 of 3")
 
 
+def _reference_subset(tmp_path, config_ids):
+    """A reference set of the committed set's frames with these config ids."""
+    frames = [f for f in read(DEFAULT_DIR / REFERENCE, ":") if f.info["config_id"] in config_ids]
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    write(ref / REFERENCE, frames, format="extxyz")
+    return ref, frames
+
+
 def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
     pytest.importorskip("sevenn")
     from lis_dft.dft_workflows.calculators import build_calculator
@@ -274,10 +283,7 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
         "adslab/Li2S/bridge_I-Li-flat-r0/frozen",
         "adslab/Li2S/top_I-flat-r0/frozen",
     }
-    frames = [f for f in read(DEFAULT_DIR / REFERENCE, ":") if f.info["config_id"] in keep]
-    ref = tmp_path / "ref"
-    ref.mkdir()
-    write(ref / REFERENCE, frames, format="extxyz")
+    ref, frames = _reference_subset(tmp_path, keep)
     top = "adslab/Li2S/top_I-flat-r0/frozen"
     real = json.loads((DEFAULT_DIR / "counterpoise.json").read_text())["points"][top]
     parts = {k: real[k] for k in ("slab_own", "molecule_own")}
@@ -348,17 +354,10 @@ def test_keep_average_writes_and_scores_the_mean_of_the_epochs(tmp_path):
 
     keep = {"bulk/Li/a1.00", "bulk/Li2S/a1.00", "molecule/Li2S", "slab/relaxed"}
     keep |= {"adslab/Li2S/bridge_I-Li-flat-r0/frozen", "adslab/Li2S/top_I-flat-r0/frozen"}
-    frames = [f for f in read(DEFAULT_DIR / REFERENCE, ":") if f.info["config_id"] in keep]
-    ref = tmp_path / "ref"
-    ref.mkdir()
-    write(ref / REFERENCE, frames, format="extxyz")
+    ref, _ = _reference_subset(tmp_path, keep)
+    hold_out = ("Li2S@LiI_100/bridge_I-Li",)
     settings = ft.FinetuneSettings(
-        epochs=2,
-        lr=1e-5,
-        hold_out=("Li2S@LiI_100/bridge_I-Li",),
-        threads=1,
-        keep="average",
-        average_from=1,
+        epochs=2, lr=1e-5, hold_out=hold_out, threads=1, keep="average", average_from=1
     )
     res = ft.finetune(ref, tmp_path / "out", settings, log=lambda *_: None)
     curve = res.record["curve"]
