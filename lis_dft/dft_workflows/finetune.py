@@ -166,6 +166,16 @@ def split(frames: list[Any], hold_out: tuple[str, ...]) -> tuple[list[Any], list
     return train, held
 
 
+def scoring_frames(frames: list[Any], held_frames: list[Any]) -> list[Any]:
+    """The frames a held-out score is taken on.
+
+    Every bulk, molecule and slab frame, and the held-out adsorbate frames (no other
+    adsorbate frame).
+    """
+    held = {f.info["config_id"] for f in held_frames}
+    return [f for f in frames if f.info.get("kind") != "adslab" or f.info["config_id"] in held]
+
+
 def labels(frames: list[Any], bsse: dict[str, float]) -> list[Label]:
     """PBE labels; counterpoise-corrected energies where known, forces only otherwise."""
     out = []
@@ -964,11 +974,7 @@ def finetune(
     model_path = out_dir / "model.pth"
     kept_epoch, kept = kept_weights(curve, settings)
 
-    # held-out score: bulk, molecule and slab frames + the held-out adsorbate frames
-    keep = {f.info["config_id"] for f in held_frames} | {
-        f.info["config_id"] for f in frames if f.info.get("kind") != "adslab"
-    }
-    scored = [f for f in frames if f.info["config_id"] in keep]
+    scored = scoring_frames(frames, held_frames)
     scoring_bsse = reference_counterpoise.corrections(reference_dir)
     scores = {}
     for name, model in (("base", settings.base), ("finetuned", str(model_path))):

@@ -165,7 +165,7 @@ def compare(
     recipes, the shipped models, the foundation models) on the same frames.
     """
     from lis_dft.dft_workflows import reference_counterpoise
-    from lis_dft.dft_workflows.finetune import split
+    from lis_dft.dft_workflows.finetune import scoring_frames, split
     from lis_dft.provenance import provenance
 
     candidates = candidates or offline_candidates()
@@ -179,10 +179,7 @@ def compare(
         )
     frames = reference_frames(reference_dir)
     if hold_out:  # unknown families: refused before anything is computed
-        held = {f.info["config_id"] for f in split(frames, tuple(hold_out))[1]}
-        frames = [
-            f for f in frames if f.info.get("kind") != "adslab" or f.info["config_id"] in held
-        ]
+        frames = scoring_frames(frames, split(frames, tuple(hold_out))[1])
     ids = {f.info["config_id"] for f in frames}  # corrections of the frames scored only
     bsse = {k: v for k, v in reference_counterpoise.corrections(reference_dir).items() if k in ids}
     cp_frames = reference_counterpoise.candidates(frames)
