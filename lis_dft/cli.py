@@ -1127,6 +1127,66 @@ def reference_import(
     )
 
 
+@reference_app.command("import-relaxation")
+@friendly_errors
+def reference_import_relaxation(
+    path: Annotated[
+        Path, typer.Argument(help="extxyz of a GPAW relaxation's steps (benchmarks/dft_hours).")
+    ],
+    adsorbate: Annotated[str, typer.Option(help="The adsorbate that relaxed (S8, Li2S2).")],
+    site: Annotated[str, typer.Option(help="Its site family (top_I, hollow, bridge_I-Li).")],
+    catalyst: Annotated[str, typer.Option(help="The slab's key in family names.")] = "LiI_100",
+    out: ReferenceDir = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(help="Id prefix relaxation/<tag>/ (default: the file's folder name)."),
+    ] = None,
+    min_step: Annotated[
+        float,
+        typer.Option(help="Keep a step only if an atom moved more than this (Å); 0: every step."),
+    ] = 0.05,
+) -> None:
+    """Add the ionic steps of a GPAW relaxation to the reference set (forces-only frames)."""
+    from lis_dft.dft_workflows.reference_import import import_relaxation
+    from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
+
+    s = import_relaxation(
+        path, adsorbate, site, out or DEFAULT_DIR, catalyst, tag, min_step, log=typer.echo
+    )
+    typer.echo(f"{len(s.added)} steps added, {len(s.skipped_present)} already present")
+
+
+@reference_app.command("scan")
+@friendly_errors
+def reference_scan(
+    path: Annotated[
+        Path, typer.Argument(help="extxyz of a GPAW relaxation; its last step is scanned.")
+    ],
+    adsorbate: Annotated[str, typer.Option(help="The adsorbate that relaxed (S8, Li2S2).")],
+    site: Annotated[str, typer.Option(help="Its site family (top_I, hollow, bridge_I-Li).")],
+    dz: Annotated[
+        list[float],
+        typer.Option(help="Shift along the surface normal (Å; negative: closer). Repeatable."),
+    ],
+    catalyst: Annotated[str, typer.Option(help="The slab's key in family names.")] = "LiI_100",
+    out: ReferenceDir = None,
+    tag: Annotated[
+        str | None, typer.Option(help="Id prefix scan/<tag>/ (default: the file's folder name).")
+    ] = None,
+) -> None:
+    """Add a height scan of an adsorbate (DFT's minimum moved along z) to the configurations."""
+    from lis_dft.dft_workflows.reference_scan import add_height_scan
+    from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
+
+    added = add_height_scan(
+        path, adsorbate, site, dz, out or DEFAULT_DIR, catalyst, tag, log=typer.echo
+    )
+    typer.echo(
+        f"{len(added)} configurations added; compute them with 'lis-dft reference-set compute "
+        "--only scan/', then 'lis-dft reference-set counterpoise --only scan/'."
+    )
+
+
 @reference_app.command("status")
 @friendly_errors
 def reference_status(

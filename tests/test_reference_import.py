@@ -6,13 +6,19 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from lis_dft.cli import app
 from lis_dft.dft_workflows.reference_counterpoise import corrections
-from lis_dft.dft_workflows.reference_import import import_verified, site_of
-from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, REFERENCE, read_frames
+from lis_dft.dft_workflows.reference_import import (
+    import_relaxation,
+    import_verified,
+    relaxation_steps,
+    site_of,
+)
+from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, REFERENCE, read_frames, status
 from lis_dft.errors import ParameterError
 
 RUN = DEFAULT_DIR / "runs" / "default_run"
@@ -78,3 +84,86 @@ def test_committed_set_already_holds_the_committed_runs():
     ids = {a.info["config_id"] for a in read_frames(Path(DEFAULT_DIR) / REFERENCE)}
     assert sum(c.startswith("verified/default_run/") for c in ids) == 19
     assert sum(c.startswith("verified/LiCl/") for c in ids) == 19
+
+
+# ------------------------------------------------------------- DFT relaxation steps
+RELAXATION = (
+    Path(__file__).parents[1]
+    / "benchmarks"
+    / "dft_hours"
+    / "default_run_ft4"
+    / "S8_top_I-flat-r0_potential.extxyz"
+)
+
+
+def test_import_of_a_gpaw_relaxation(empty_set):
+    from ase.io import read
+
+    steps = read(RELAXATION, index=":")
+    kept = relaxation_steps(steps, 0.05)
+    assert kept[0] == 0 and kept[-1] == len(steps) - 1 and len(kept) < len(steps)
+    assert relaxation_steps(steps, 0.0) == list(range(len(steps)))
+    s = import_relaxation(RELAXATION, "S8", "top_I", empty_set, log=lambda m: None)
+    assert len(s.added) == len(kept)
+    frames = read_frames(empty_set / REFERENCE)
+    for a, i in zip(frames, kept, strict=True):
+        assert a.info["config_id"].endswith(f"/step{i:03d}")
+        assert a.info["kind"] == "relaxation" and a.info["family"] == "S8@LiI_100/top_I"
+        # the SCF force criterion is not the Hamiltonian: the set's own settings hash
+        assert a.info["settings_hash"] == "08ae99ff0138"
+        assert a.info["energy_pbe"] + a.info["energy_d3"] == pytest.approx(
+            steps[i].get_potential_energy()
+        )
+        assert np.allclose(a.get_forces(), steps[i].get_forces())
+        assert len(a) - a.info["n_slab"] == 8
+    again = import_relaxation(RELAXATION, "S8", "top_I", empty_set, log=lambda m: None)
+    assert not again.added and len(again.skipped_present) == len(kept)
+    shutil.copy(DEFAULT_DIR / "configurations.extxyz", empty_set)
+    row = status(empty_set)["kinds"]["relaxation/default_run_ft4"]
+    assert row["computed"] == len(kept) and row["atoms"] == [72]
+
+
+def test_relaxation_steps_train_forces_only_and_stay_out_of_the_scores(empty_set):
+    from lis_dft.dft_workflows.finetune import labels, scoring_frames, split
+
+    import_relaxation(RELAXATION, "S8", "top_I", empty_set, log=lambda m: None)
+    frames = read_frames(empty_set / REFERENCE)
+    assert all(lab.energy_weight == 0.0 and lab.references is None for lab in labels(frames, {}))
+    assert scoring_frames(frames, []) == []  # training frames: no held-out score
+    train, held = split(frames, ("S8@LiI_100/top_I",))
+    assert not train and scoring_frames(frames, held) == frames
+
+
+@pytest.mark.parametrize(
+    ("edit", "args", "message"),
+    [
+        (None, ("Li2S2", "top_I"), "not Li2S2"),
+        ('"basis": "dzp"', ("S8", "top_I"), "one Hamiltonian"),
+        ('"name": "gpaw"', ("S8", "top_I"), "GPAW PBE \\+ D3\\(zero\\) only"),
+    ],
+)
+def test_import_relaxation_refuses_bad_input(empty_set, tmp_path, edit, args, message):
+    shutil.copy(DEFAULT_DIR / REFERENCE, empty_set / REFERENCE)
+    src = tmp_path / "relax.extxyz"
+    text = RELAXATION.read_text()
+    if edit == '"basis": "dzp"':
+        text = text.replace('\\"basis\\": \\"dzp\\"', '\\"basis\\": \\"szp\\"')
+    elif edit == '"name": "gpaw"':
+        text = text.replace('\\"name\\": \\"gpaw\\"', '\\"name\\": \\"emt\\"')
+    src.write_text(text)
+    before = (empty_set / REFERENCE).read_bytes()
+    with pytest.raises(ParameterError, match=message):
+        import_relaxation(src, *args, empty_set, log=lambda m: None)
+    assert (empty_set / REFERENCE).read_bytes() == before  # nothing written
+
+
+def test_import_relaxation_cli_missing_file(tmp_path):
+    result = CliRunner().invoke(
+        app,
+        [
+            *("reference-set", "import-relaxation", str(tmp_path / "none.extxyz")),
+            *("--adsorbate", "S8", "--site", "top_I", "--out", str(tmp_path)),
+        ],
+    )
+    assert result.exit_code != 0
+    assert "no such relaxation file" in " ".join(result.output.split())

@@ -98,8 +98,10 @@ def test_committed_reference_set_is_readable_and_consistent():
     }
     ref_path = Path(DEFAULT_DIR / REFERENCE)
     frames = read(ref_path, ":") if ref_path.exists() else []
-    for f in frames:  # built configurations, or imported from a verified run
-        assert f.info["config_id"] in ids or f.info["config_id"].startswith("verified/")
+    for f in frames:  # built configurations, or imported from a verified run / relaxation
+        assert f.info["config_id"] in ids or f.info["config_id"].startswith(
+            ("verified/", "relaxation/")
+        )
         assert np.isfinite(f.get_potential_energy())
         assert f.get_forces().shape == (len(f), 3)
         assert f.info["settings_hash"] and f.info["gpaw_settings"]

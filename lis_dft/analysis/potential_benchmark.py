@@ -74,6 +74,8 @@ class FramePair:
     surface_intact: bool | None = None
     slab_ref: str | None = None
     molecule_ref: str | None = None
+    #: a frame's own ``info["variant"]`` (height scans: ``scan``), overriding the id's
+    declared_variant: str | None = None
 
     @property
     def references(self) -> tuple[str, str]:
@@ -82,7 +84,12 @@ class FramePair:
 
     @property
     def variant(self) -> str:
-        """Last part of an adsorbate id: placement, frozen or free; ``minimum`` if imported."""
+        """Last part of an adsorbate id: placement, frozen or free; ``minimum`` if imported.
+
+        A frame that declares its variant (a height-scan point: ``scan``) keeps it.
+        """
+        if self.declared_variant:
+            return self.declared_variant
         return "minimum" if self.slab_ref else self.config_id.rsplit("/", 1)[-1]
 
     @property

@@ -8,7 +8,8 @@ Labels
     the model stays a PBE potential and lis-dft adds D3(zero) at run time, as for the
     foundation models. Relaxed adsorbate frames with a counterpoise correction
     (``counterpoise.json``) train on ``energy_pbe + BSSE``, i.e. on basis-set-corrected
-    adsorption energies. Adsorbate frames without one train on forces only (energy
+    adsorption energies. Adsorbate frames without one, and the steps of imported DFT
+    relaxations (kind ``relaxation``), train on forces only (energy
     weight 0): their raw LCAO energies would teach the model the 0.7-1.1 eV
     basis-set overbinding. Energy differences are trained as such (adsorption, surface,
     formation, E(V), ring opening, barriers, and the slab and molecule deformation
@@ -62,6 +63,9 @@ DEFAULT_HOLD_OUT = (
 
 #: learning-rate schedules of :class:`FinetuneSettings` (stepped once per epoch)
 SCHEDULES = ("constant", "cosine")
+#: frames of an adsorbate on a surface: E_A frames and the steps of DFT relaxations
+#: (``reference_import.import_relaxation``)
+ON_SURFACE_KINDS = ("adslab", "relaxation")
 #: which weights :func:`train` keeps in model.pth (:class:`FinetuneSettings`.keep)
 KEEP_RULES = ("best", "last", "average")
 
@@ -169,11 +173,15 @@ def split(frames: list[Any], hold_out: tuple[str, ...]) -> tuple[list[Any], list
 def scoring_frames(frames: list[Any], held_frames: list[Any]) -> list[Any]:
     """The frames a held-out score is taken on.
 
-    Every bulk, molecule and slab frame, and the held-out adsorbate frames (no other
-    adsorbate frame).
+    Every bulk, molecule, slab and barrier frame, and the held-out adsorbate frames and
+    relaxation steps (no other adsorbate on a surface).
     """
     held = {f.info["config_id"] for f in held_frames}
-    return [f for f in frames if f.info.get("kind") != "adslab" or f.info["config_id"] in held]
+    return [
+        f
+        for f in frames
+        if f.info.get("kind") not in ON_SURFACE_KINDS or f.info["config_id"] in held
+    ]
 
 
 def labels(frames: list[Any], bsse: dict[str, float]) -> list[Label]:
@@ -184,7 +192,7 @@ def labels(frames: list[Any], bsse: dict[str, float]) -> list[Label]:
         adslab = f.info.get("kind") == "adslab"
         # raw LCAO energies of geometries with a molecule near the surface carry its
         # basis-set superposition: forces only unless counterpoise-corrected
-        near_surface = adslab or (
+        near_surface = f.info.get("kind") in ON_SURFACE_KINDS or (
             f.info.get("kind") == "neb" and "@vacuum/" not in f.info["family"]
         )
         corrected = cid in bsse

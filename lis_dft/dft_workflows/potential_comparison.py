@@ -128,6 +128,7 @@ def pairs_for(frames: list[Any], predictions: list[tuple[float, np.ndarray]], d3
                 surface_intact=info.get("surface_intact"),
                 slab_ref=info.get("slab_ref"),
                 molecule_ref=info.get("molecule_ref"),
+                declared_variant=info.get("variant"),
             )
         )
     return out

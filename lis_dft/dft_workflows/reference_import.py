@@ -20,9 +20,16 @@ a finished verify into reference frames:
   from verify's own fragment points (PBE parts: D3 of the real atoms is the same in the
   own-basis and full-basis fragment and cancels).
 
+:func:`import_relaxation` adds the ionic steps of a GPAW relaxation (as
+``benchmarks/dft_hours.py`` stores them, one extxyz frame per step with the calculator
+settings in ``info["calculator"]``) as frames of kind ``relaxation``: an adsorbate on a
+slab that relaxes with it, at geometries between a placement and DFT's own minimum. They
+train forces only (their raw LCAO energies carry the basis-set superposition, as
+uncorrected adsorbate frames do) and keep every E_A and ranking metric free of them.
+
 Nothing is computed with DFT here. Importing is idempotent (frames already present are
-skipped) and refused when the run's DFT settings differ from the set's (one Hamiltonian
-per energy difference).
+skipped) and refused when the DFT settings differ from the set's (one Hamiltonian per
+energy difference).
 """
 
 from __future__ import annotations
@@ -53,6 +60,8 @@ FRAME_KINDS = {
     "frag_molecule": "molecule",
     "neb": "neb",
 }
+#: a DFT relaxation step (:func:`import_relaxation`); forces-only in training
+RELAXATION_KIND = "relaxation"
 
 
 @dataclass
@@ -258,6 +267,166 @@ def import_verified(
             "the end (it resumes), then import."
         )
     return summary
+
+
+def relaxation_steps(frames: list[Any], min_step: float) -> list[int]:
+    """Indices of the relaxation steps worth keeping as training frames.
+
+    The first, every step that moved an atom by more than ``min_step`` Å from the last
+    kept one, and the last: consecutive BFGS steps near a minimum are near-copies that
+    would only weigh the basin more.
+    """
+    if min_step < 0:
+        raise ParameterError(f"--min-step must be >= 0 Å, got {min_step}.")
+    kept = [0]
+    for i in range(1, len(frames)):
+        moved = np.linalg.norm(frames[i].positions - frames[kept[-1]].positions, axis=1).max()
+        if moved > min_step:
+            kept.append(i)
+    if len(frames) > 1 and kept[-1] != len(frames) - 1:
+        kept.append(len(frames) - 1)
+    return kept
+
+
+def import_relaxation(
+    path: str | Path,
+    adsorbate: str,
+    site: str,
+    reference_dir: str | Path = DEFAULT_DIR,
+    catalyst: str = "LiI_100",
+    tag: str | None = None,
+    min_step: float = 0.05,
+    log: Any = print,
+) -> ImportSummary:
+    """Append the ionic steps of one GPAW relaxation of an adsorbate on a slab.
+
+    Parameters
+    ----------
+    path
+        extxyz of the steps, each with energy and forces (GPAW + D3(zero)) and the GPAW
+        options in ``info["calculator"]`` (JSON; ``benchmarks/dft_hours.py`` writes this).
+    adsorbate, site
+        What relaxed and where it started (``S8``, ``top_I``): the frames join the family
+        ``<adsorbate>@<catalyst>/<site>``, so a held-out family holds them out too.
+    reference_dir
+        The reference set (reference.extxyz).
+    catalyst
+        The slab's key in family names (``LiI_100``).
+    tag
+        Id prefix ``relaxation/<tag>/``; default the name of the file's folder.
+    min_step
+        Keep a step only if an atom moved more than this (Å) since the last kept one
+        (:func:`relaxation_steps`); 0 keeps every step.
+    log
+        Progress callback.
+
+    Raises
+    ------
+    ParameterError
+        A missing or empty file, a step without energy, forces or GPAW settings, or GPAW
+        settings whose Hamiltonian differs from the set's.
+
+    """
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import read
+
+    from lis_dft.dft_workflows.gpaw_calc import GpawSettings
+    from lis_dft.provenance import package_versions
+
+    path, reference_dir = Path(path), Path(reference_dir)
+    if not path.is_file():
+        raise ParameterError(f"{path}: no such relaxation file (extxyz, one frame per step).")
+    try:
+        frames = read(path, index=":")
+    except Exception as exc:  # ASE raises many types for a malformed file
+        raise ParameterError(f"{path} is not a readable extxyz trajectory: {exc}") from exc
+    if not frames:
+        raise ParameterError(f"{path} holds no frames.")
+    options = {frames[0].info.get("calculator")}
+    for i, f in enumerate(frames):
+        if f.calc is None or "energy" not in f.calc.results or "forces" not in f.calc.results:
+            raise ParameterError(f"{path}, step {i}: no energy and forces; import DFT steps only.")
+        options.add(f.info.get("calculator"))
+    if len(options) != 1 or None in options:
+        raise ParameterError(
+            f"{path}: every step must record the same GPAW options in info['calculator'] "
+            f"(found {sorted(map(str, options))})."
+        )
+    calc = json.loads(options.pop())
+    if calc.get("name") != "gpaw" or calc.get("d3") != "zero":
+        raise ParameterError(
+            f"{path} was computed with {calc}; the reference set holds GPAW PBE + D3(zero) only."
+        )
+    gpaw_kwargs = {k: v for k, v in calc.items() if k not in ("name", "d3")}
+    dft = GpawSettings.from_kwargs(gpaw_kwargs).as_dict()
+    # the SCF stopping criterion is not the Hamiltonian: hash what defines the energies
+    hamiltonian_settings = {k: v for k, v in dft.items() if k != "convergence_forces"}
+    shash = settings_hash(hamiltonian_settings)
+    set_hash = _set_hash(reference_dir)
+    if set_hash is not None and set_hash != shash:
+        raise ParameterError(
+            f"{path} used DFT settings {shash} ({json.dumps(hamiltonian_settings)}), the "
+            f"reference set {set_hash}: energy differences need one Hamiltonian."
+        )
+    tag = tag or path.parent.name
+    prefix = f"relaxation/{tag}/{adsorbate}/{path.stem}"
+    ref_path = reference_dir / REFERENCE
+    present = {a.info["config_id"] for a in read_frames(ref_path)} if ref_path.exists() else set()
+    versions = json.dumps(package_versions(("gpaw", "dftd3", "ase", "lis-dft")), sort_keys=True)
+    n_ads = _adsorbate_atoms(frames[0], adsorbate)
+    summary = ImportSummary(str(path), tag)
+    for i in relaxation_steps(frames, min_step):
+        cid = f"{prefix}/step{i:03d}"
+        if cid in present:
+            summary.skipped_present.append(cid)
+            continue
+        f = frames[i]
+        energy, forces = float(f.get_potential_energy()), np.asarray(f.get_forces())
+        atoms = f.copy()
+        atoms.set_constraint()
+        atoms.calc = None
+        e_d3, f_d3 = _d3(atoms)
+        atoms.info = {
+            "config_id": cid,
+            "kind": RELAXATION_KIND,
+            "family": f"{adsorbate}@{catalyst}/{site}",
+            "adsorbate": adsorbate,
+            "source": f"GPAW relaxation {path.name}, step {i} of {len(frames) - 1}",
+            "n_slab": len(atoms) - n_ads,
+            "energy_pbe": energy - e_d3,
+            "energy_d3": e_d3,
+            "hamiltonian": "PBE + D3(zero)",
+            "gpaw_settings": json.dumps(hamiltonian_settings, sort_keys=True),
+            "settings_hash": shash,
+            "scf_convergence_forces": dft.get("convergence_forces"),
+            "seconds": round(float(f.info.get("seconds", 0.0)), 1),
+            "versions": versions,
+        }
+        atoms.arrays["forces_d3"] = f_d3
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces)
+        _append_atomic(ref_path, atoms)
+        summary.added.append(cid)
+        log(f"{cid}: E = {energy:.4f} eV ({len(atoms)} atoms)")
+    return summary
+
+
+def _adsorbate_atoms(atoms: Any, adsorbate: str) -> int:
+    """Atoms of ``adsorbate`` in a slab + adsorbate frame: the adsorbate's atoms come last."""
+    from pymatgen.core import Composition
+
+    try:
+        n = int(Composition(adsorbate).num_atoms)
+    except Exception as exc:
+        raise ParameterError(f"--adsorbate {adsorbate!r} is not a formula (S8, Li2S2).") from exc
+    tail = atoms.get_chemical_symbols()[-n:]
+    if len(atoms) <= n or Composition({el: tail.count(el) for el in tail}) != Composition(
+        adsorbate
+    ):
+        raise ParameterError(
+            f"The last {n} atoms of the relaxation are {''.join(tail)}, not {adsorbate}: "
+            "give the adsorbate that relaxed (its atoms follow the slab's)."
+        )
+    return n
 
 
 def _add_counterpoise(

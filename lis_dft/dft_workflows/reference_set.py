@@ -477,12 +477,14 @@ def status(out_dir: Path = DEFAULT_DIR) -> dict[str, Any]:
         if a.info["config_id"] in done:
             r["computed"] += 1
             r["seconds"].append(float(done[a.info["config_id"]].info["seconds"]))
-    imported = [a for cid, a in done.items() if cid.startswith("verified/")]
-    if imported:  # frames of verified runs (lis-dft reference-set import), by run
+    # frames of verified runs (reference-set import) and of DFT relaxations
+    # (reference-set import-relaxation), by run / folder
+    imported = [a for cid, a in done.items() if cid.startswith(("verified/", "relaxation/"))]
+    if imported:
         for a in imported:
-            tag = a.info["config_id"].split("/")[1]
+            source, tag = a.info["config_id"].split("/")[:2]
             r = rows.setdefault(
-                f"verified/{tag}",
+                f"{source}/{tag}",
                 {"configurations": 0, "computed": 0, "atoms": set(), "seconds": []},
             )
             r["configurations"] += 1

@@ -1,0 +1,165 @@
+"""Height scans for the reference set: an adsorbate moved rigidly along the surface normal.
+
+A physisorbed molecule's adsorption energy depends steeply on its height: too close and
+Pauli repulsion wins, too far and only dispersion is left. The reference set's adsorbate
+frames each sit at one height (the one a potential relaxed them to), so a potential can
+match them and still get the curve wrong, and with it which site and orientation is
+lowest. Flat S8 on LiI(100) is the case in point: DFT finds it bound by 0.84 eV at the
+default potential's minimum and unbound (+0.01 eV) at another run's, 0.3 Å lower.
+
+``lis-dft reference-set scan FILE --adsorbate S8 --site top_I --dz -0.3 --dz 0.4``
+takes the last step of a DFT relaxation (DFT's own minimum, ``benchmarks/dft_hours/``)
+and appends to ``configurations.extxyz``:
+
+- ``scan/<folder>/<adsorbate>/<file>/slab``: the slab part alone, kind ``slab``, so the
+  adsorption energies of the scan are taken against the slab at exactly its geometry in
+  the complex (and the counterpoise step reuses that frame's energy as ``slab_own``);
+- ``scan/<folder>/<adsorbate>/<file>/dz+0.40`` for each shift: the adsorbate translated
+  by ``dz`` Å along the surface normal, slab unchanged, kind ``adslab`` with
+  ``slab_ref`` naming the slab above and ``variant`` ``scan`` (not a minimum: left out
+  of the metrics over relaxed frames).
+
+``lis-dft reference-set compute --only scan/`` then computes them and ``counterpoise
+--only scan/`` corrects them, resumably, like every other frame; fine-tuning trains the
+corrected frames as adsorption energies. Nothing is computed here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lis_dft.dft_workflows.reference_set import (
+    CONFIGURATIONS,
+    DEFAULT_DIR,
+    _append_atomic,
+    read_frames,
+)
+from lis_dft.errors import ParameterError
+
+#: the closest an adsorbate atom may come to a slab atom after a shift (Å)
+MIN_CONTACT = 1.2
+#: ``info["variant"]`` of scan frames (potential_benchmark leaves them out of relaxed metrics)
+SCAN_VARIANT = "scan"
+
+
+def shifted(atoms: Any, n_slab: int, dz: float) -> Any:
+    """A copy of ``atoms`` with the atoms after ``n_slab`` moved by ``dz`` Å along +z.
+
+    Raises
+    ------
+    ParameterError
+        The adsorbate is not above the slab, or the shift brings it closer than
+        :data:`MIN_CONTACT` to a slab atom.
+
+    """
+    out = atoms.copy()
+    slab_top = atoms.positions[:n_slab, 2].max()
+    if atoms.positions[n_slab:, 2].mean() <= slab_top:
+        raise ParameterError(
+            "The adsorbate is not above the slab (its centre is below the top slab atom); "
+            "a height scan moves it along +z, away from a slab in the lower half of the cell."
+        )
+    out.positions[n_slab:, 2] += dz
+    slab = list(range(n_slab))
+    closest = min(out.get_distances(i, slab, mic=True).min() for i in range(n_slab, len(out)))
+    if closest < MIN_CONTACT:
+        raise ParameterError(
+            f"dz = {dz:+.2f} Å brings the adsorbate {closest:.2f} Å from a slab atom "
+            f"(< {MIN_CONTACT} Å): choose a smaller downward shift."
+        )
+    return out
+
+
+def add_height_scan(
+    relaxation: str | Path,
+    adsorbate: str,
+    site: str,
+    shifts: list[float],
+    out_dir: str | Path = DEFAULT_DIR,
+    catalyst: str = "LiI_100",
+    tag: str | None = None,
+    log: Any = print,
+) -> list[str]:
+    """Append a height scan of a DFT relaxation's last step to ``configurations.extxyz``.
+
+    Parameters
+    ----------
+    relaxation
+        extxyz of a GPAW relaxation of ``adsorbate`` on a slab (adsorbate atoms last).
+    adsorbate, site
+        What relaxed and where: the frames join the family ``<adsorbate>@<catalyst>/<site>``.
+    shifts
+        Displacements along the surface normal (Å; negative: towards the surface). 0 adds
+        the minimum itself.
+    out_dir
+        The reference set.
+    catalyst
+        The slab's key in family names.
+    tag
+        Id prefix ``scan/<tag>/``; default the name of the file's folder.
+    log
+        Progress callback.
+
+    Returns
+    -------
+    list of str
+        The config ids added (those already present are skipped).
+
+    """
+    from ase.io import read
+
+    from lis_dft.dft_workflows.reference_import import _adsorbate_atoms
+
+    relaxation, out_dir = Path(relaxation), Path(out_dir)
+    if not shifts:
+        raise ParameterError("Give at least one --dz shift (Å), e.g. --dz -0.3 --dz 0.4.")
+    if len(set(shifts)) != len(shifts):
+        raise ParameterError(f"--dz values repeat: {shifts}.")
+    if not relaxation.is_file():
+        raise ParameterError(f"{relaxation}: no such relaxation file (extxyz, one frame per step).")
+    conf_path = out_dir / CONFIGURATIONS
+    if not conf_path.is_file():
+        raise ParameterError(
+            f"No {CONFIGURATIONS} in {out_dir}: run 'lis-dft reference-set build' first."
+        )
+    last = read(relaxation, index=-1)
+    last.set_constraint()
+    last.calc = None
+    n_ads = _adsorbate_atoms(last, adsorbate)
+    n_slab = len(last) - n_ads
+    prefix = f"scan/{tag or relaxation.parent.name}/{adsorbate}/{relaxation.stem}"
+    source = f"last step of the GPAW relaxation {relaxation.name}"
+    frames: list[Any] = []
+    slab = last[:n_slab]
+    slab.info = {
+        "config_id": f"{prefix}/slab",
+        "family": f"slab/{catalyst}",
+        "kind": "slab",
+        "source": f"slab part of the {source}",
+        "n_slab": n_slab,
+    }
+    frames.append(slab)
+    for dz in sorted(shifts):
+        atoms = shifted(last, n_slab, dz)  # every shift checked before anything is written
+        atoms.info = {
+            "config_id": f"{prefix}/dz{dz:+.2f}",
+            "family": f"{adsorbate}@{catalyst}/{site}",
+            "kind": "adslab",
+            "source": f"{source}, adsorbate moved by {dz:+.2f} Å along the surface normal",
+            "n_slab": n_slab,
+            "adsorbate": adsorbate,
+            "slab_ref": f"{prefix}/slab",
+            "variant": SCAN_VARIANT,
+        }
+        frames.append(atoms)
+    present = {a.info["config_id"] for a in read_frames(conf_path)}
+    added = []
+    for atoms in frames:
+        cid = atoms.info["config_id"]
+        if cid in present:
+            continue
+        _append_atomic(conf_path, atoms)
+        added.append(cid)
+        log(f"{cid}: added ({len(atoms)} atoms)")
+    return added
