@@ -13,6 +13,7 @@ from lis_dft.dft_workflows.reference_set import (
     DEFAULT_DIR,
     REFERENCE,
     Frame,
+    _append_atomic,
     _spread,
     compute,
     read_frames,
@@ -82,6 +83,13 @@ def test_compute_is_real_gpaw_and_resumable(tmp_path):
     assert frame.info["energy_d3"] < 0 and np.isfinite(frame.get_forces()).all()
     assert "GPAW" in frame.info["hamiltonian"] and frame.info["seconds"] >= 0
     assert compute(tmp_path, log=lambda *_: None)["done"] == 0  # nothing twice
+    # a frame imported from a run is no configuration: it does not count as one done
+    imported = frame.copy()
+    imported.calc = frame.calc
+    imported.info["config_id"] = "verified/run/molecule/Li2"
+    _append_atomic(tmp_path / REFERENCE, imported)
+    again = compute(tmp_path, log=lambda *_: None)
+    assert again == {"done": 0, "total": 1, "finished": 1, "remaining": 0}
 
 
 def test_committed_reference_set_is_readable_and_consistent():

@@ -445,9 +445,11 @@ def compute(
         n_done += 1
         log(f"{cid}: E = {e_pbe + e_d3:.4f} eV ({len(out)} atoms, {seconds:.0f} s)")
     total = len(configs)
-    finished = len(
-        {a.info["config_id"] for a in read_frames(ref_path) if a.info.get("settings_hash") == shash}
-    )
+    computed = {
+        a.info["config_id"] for a in read_frames(ref_path) if a.info.get("settings_hash") == shash
+    }
+    # of the configurations: frames imported from runs and relaxations are not among them
+    finished = sum(a.info["config_id"] in computed for a in configs)
     return {"done": n_done, "total": total, "finished": finished, "remaining": total - finished}
 
 
