@@ -1030,6 +1030,13 @@ app.add_typer(reference_app, name="reference-set")
 ReferenceDir = Annotated[
     Path | None, typer.Option(help="Folder of the set (default benchmarks/dft_reference).")
 ]
+#: the arguments naming one GPAW relaxation of an adsorbate (import-relaxation, scan)
+RelaxationFile = Annotated[
+    Path, typer.Argument(help="extxyz of a GPAW relaxation's steps (benchmarks/dft_hours).")
+]
+RelaxedAdsorbate = Annotated[str, typer.Option(help="The adsorbate that relaxed (S8, Li2S2).")]
+RelaxedSite = Annotated[str, typer.Option(help="Its site family (top_I, hollow, bridge_I-Li).")]
+CatalystKey = Annotated[str, typer.Option(help="The slab's key in family names.")]
 
 
 @reference_app.command("build")
@@ -1130,12 +1137,10 @@ def reference_import(
 @reference_app.command("import-relaxation")
 @friendly_errors
 def reference_import_relaxation(
-    path: Annotated[
-        Path, typer.Argument(help="extxyz of a GPAW relaxation's steps (benchmarks/dft_hours).")
-    ],
-    adsorbate: Annotated[str, typer.Option(help="The adsorbate that relaxed (S8, Li2S2).")],
-    site: Annotated[str, typer.Option(help="Its site family (top_I, hollow, bridge_I-Li).")],
-    catalyst: Annotated[str, typer.Option(help="The slab's key in family names.")] = "LiI_100",
+    path: RelaxationFile,
+    adsorbate: RelaxedAdsorbate,
+    site: RelaxedSite,
+    catalyst: CatalystKey = "LiI_100",
     out: ReferenceDir = None,
     tag: Annotated[
         str | None,
@@ -1159,22 +1164,20 @@ def reference_import_relaxation(
 @reference_app.command("scan")
 @friendly_errors
 def reference_scan(
-    path: Annotated[
-        Path, typer.Argument(help="extxyz of a GPAW relaxation; its last step is scanned.")
-    ],
-    adsorbate: Annotated[str, typer.Option(help="The adsorbate that relaxed (S8, Li2S2).")],
-    site: Annotated[str, typer.Option(help="Its site family (top_I, hollow, bridge_I-Li).")],
+    path: RelaxationFile,
+    adsorbate: RelaxedAdsorbate,
+    site: RelaxedSite,
     dz: Annotated[
         list[float],
         typer.Option(help="Shift along the surface normal (Å; negative: closer). Repeatable."),
     ],
-    catalyst: Annotated[str, typer.Option(help="The slab's key in family names.")] = "LiI_100",
+    catalyst: CatalystKey = "LiI_100",
     out: ReferenceDir = None,
     tag: Annotated[
         str | None, typer.Option(help="Id prefix scan/<tag>/ (default: the file's folder name).")
     ] = None,
 ) -> None:
-    """Add a height scan of an adsorbate (DFT's minimum moved along z) to the configurations."""
+    """Add a height scan of an adsorbate (the relaxation's last step moved along z)."""
     from lis_dft.dft_workflows.reference_scan import add_height_scan
     from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
 

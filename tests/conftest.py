@@ -1,10 +1,20 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 
 warnings.filterwarnings("ignore")
+
+#: a real GPAW relaxation (S8 flat on the ft4 run's reduced LiI(100) model, 19 steps)
+RELAXATION = (
+    Path(__file__).parents[1]
+    / "benchmarks"
+    / "dft_hours"
+    / "default_run_ft4"
+    / "S8_top_I-flat-r0_potential.extxyz"
+)
 
 
 def mock_run_args(out, *extra: str) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import RELAXATION
 from typer.testing import CliRunner
 
 from lis_dft.cli import app
@@ -87,13 +88,6 @@ def test_committed_set_already_holds_the_committed_runs():
 
 
 # ------------------------------------------------------------- DFT relaxation steps
-RELAXATION = (
-    Path(__file__).parents[1]
-    / "benchmarks"
-    / "dft_hours"
-    / "default_run_ft4"
-    / "S8_top_I-flat-r0_potential.extxyz"
-)
 
 
 def test_import_of_a_gpaw_relaxation(empty_set):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from ase.io import read
+from conftest import RELAXATION
 from typer.testing import CliRunner
 
 from lis_dft.analysis.potential_benchmark import FramePair, score
@@ -16,13 +16,6 @@ from lis_dft.dft_workflows.reference_scan import add_height_scan
 from lis_dft.dft_workflows.reference_set import CONFIGURATIONS, DEFAULT_DIR, read_frames
 from lis_dft.errors import ParameterError
 
-RELAXATION = (
-    Path(__file__).parents[1]
-    / "benchmarks"
-    / "dft_hours"
-    / "default_run_ft4"
-    / "S8_top_I-flat-r0_potential.extxyz"
-)
 PREFIX = "scan/t/S8/S8_top_I-flat-r0_potential"  # tag t: the committed set has its own
 
 

@@ -113,6 +113,20 @@ def _set_hash(reference_dir: Path) -> str | None:
     return next(iter(hashes), None)
 
 
+def _same_hamiltonian(
+    source: Path, settings: dict[str, Any], reference_dir: Path, hint: str = ""
+) -> str:
+    """The settings hash of ``source``'s DFT, refused unless it is the set's own."""
+    shash = settings_hash(settings)
+    set_hash = _set_hash(reference_dir)
+    if set_hash is not None and set_hash != shash:
+        raise ParameterError(
+            f"{source} used DFT settings {shash} ({json.dumps(settings, sort_keys=True)}), "
+            f"the reference set {set_hash}: energy differences need one Hamiltonian.{hint}"
+        )
+    return shash
+
+
 def _d3(atoms: Any) -> tuple[float, np.ndarray]:
     from dftd3.ase import DFTD3
 
@@ -167,14 +181,12 @@ def import_verified(
             "set holds GPAW energies only."
         )
     dft_settings = verify["settings"]["dft"]["settings"]
-    shash = settings_hash(dft_settings)
-    set_hash = _set_hash(reference_dir)
-    if set_hash is not None and set_hash != shash:
-        raise ParameterError(
-            f"{vpath} used DFT settings {shash} ({json.dumps(dft_settings, sort_keys=True)}), "
-            f"the reference set {set_hash}: energy differences need one Hamiltonian. Verify "
-            "the run again with the set's settings (the defaults) and import that."
-        )
+    shash = _same_hamiltonian(
+        vpath,
+        dft_settings,
+        reference_dir,
+        " Verify the run again with the set's settings (the defaults) and import that.",
+    )
     tag = tag or run_dir.name
     results, record, store, settings, tasks, mlip = prepare(run_dir, _verify_settings(verify))
     store.connect()
@@ -361,13 +373,7 @@ def import_relaxation(
     dft = GpawSettings.from_kwargs(gpaw_kwargs).as_dict()
     # the SCF stopping criterion is not the Hamiltonian: hash what defines the energies
     hamiltonian_settings = {k: v for k, v in dft.items() if k != "convergence_forces"}
-    shash = settings_hash(hamiltonian_settings)
-    set_hash = _set_hash(reference_dir)
-    if set_hash is not None and set_hash != shash:
-        raise ParameterError(
-            f"{path} used DFT settings {shash} ({json.dumps(hamiltonian_settings)}), the "
-            f"reference set {set_hash}: energy differences need one Hamiltonian."
-        )
+    shash = _same_hamiltonian(path, hamiltonian_settings, reference_dir)
     tag = tag or path.parent.name
     prefix = f"relaxation/{tag}/{adsorbate}/{path.stem}"
     ref_path = reference_dir / REFERENCE
