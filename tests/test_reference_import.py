@@ -105,6 +105,7 @@ def test_import_of_a_gpaw_relaxation(empty_set):
         assert a.info["kind"] == "relaxation" and a.info["family"] == "S8@LiI_100/top_I"
         # the SCF force criterion is not the Hamiltonian: the set's own settings hash
         assert a.info["settings_hash"] == "08ae99ff0138"
+        assert a.info["hamiltonian"].startswith("PBE + D3(zero), GPAW PBE, LCAO dzp")
         assert a.info["energy_pbe"] + a.info["energy_d3"] == pytest.approx(
             steps[i].get_potential_energy()
         )

@@ -374,6 +374,12 @@ def import_relaxation(
     # the SCF stopping criterion is not the Hamiltonian: hash what defines the energies
     hamiltonian_settings = {k: v for k, v in dft.items() if k != "convergence_forces"}
     shash = _same_hamiltonian(path, hamiltonian_settings, reference_dir)
+    hamiltonian = (
+        "PBE + D3(zero), GPAW "
+        + GpawSettings.from_kwargs(
+            {k: v for k, v in gpaw_kwargs.items() if k != "convergence_forces"}
+        ).describe()
+    )
     tag = tag or path.parent.name
     prefix = f"relaxation/{tag}/{adsorbate}/{path.stem}"
     ref_path = reference_dir / REFERENCE
@@ -401,7 +407,7 @@ def import_relaxation(
             "n_slab": len(atoms) - n_ads,
             "energy_pbe": energy - e_d3,
             "energy_d3": e_d3,
-            "hamiltonian": "PBE + D3(zero)",
+            "hamiltonian": hamiltonian,
             "gpaw_settings": json.dumps(hamiltonian_settings, sort_keys=True),
             "settings_hash": shash,
             "scf_convergence_forces": dft.get("convergence_forces"),
