@@ -29,6 +29,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pymatgen.io.ase import AseAtomsAdaptor
+
 from lis_dft.dft_workflows.reference_set import (
     CONFIGURATIONS,
     DEFAULT_DIR,
@@ -36,6 +38,7 @@ from lis_dft.dft_workflows.reference_set import (
     read_frames,
 )
 from lis_dft.errors import ParameterError
+from lis_dft.structures.validation import check_adslab
 
 #: the closest an adsorbate atom may come to a slab atom after a shift (Å)
 MIN_CONTACT = 1.2
@@ -61,12 +64,13 @@ def shifted(atoms: Any, n_slab: int, dz: float) -> Any:
             "a height scan moves it along +z, away from a slab in the lower half of the cell."
         )
     out.positions[n_slab:, 2] += dz
-    slab = list(range(n_slab))
-    closest = min(out.get_distances(i, slab, mic=True).min() for i in range(n_slab, len(out)))
-    if closest < MIN_CONTACT:
+    # the package's own placement check (closest adsorbate-surface contact, min distance)
+    report = check_adslab(AseAtomsAdaptor.get_structure(out), n_slab, MIN_CONTACT)
+    if not report.ok:
+        details = "; ".join(f"{c.name}: {c.detail}" for c in report.failures())
         raise ParameterError(
-            f"dz = {dz:+.2f} Å brings the adsorbate {closest:.2f} Å from a slab atom "
-            f"(< {MIN_CONTACT} Å): choose a smaller downward shift."
+            f"dz = {dz:+.2f} Å leaves the adsorbate less than {MIN_CONTACT} Å from a slab "
+            f"atom ({details}): choose a smaller downward shift."
         )
     return out
 
