@@ -5,7 +5,8 @@ Pauli repulsion wins, too far and only dispersion is left. The reference set's a
 frames each sit at one height (the one a potential relaxed them to), so a potential can
 match them and still get the curve wrong, and with it which site and orientation is
 lowest. Flat S8 on LiI(100) is the case in point: DFT finds it bound by 0.84 eV at the
-default potential's minimum and unbound (+0.01 eV) at another run's, 0.3 Å lower.
+default potential's minimum and unbound (+0.01 eV) at another run's, 0.5 Å lower over
+a surface Li pulled towards it (docs/methods.md).
 
 ``lis-dft reference-set scan FILE --adsorbate S8 --site top_I --dz -0.3 --dz 0.4``
 takes the last step of a DFT relaxation (DFT's own minimum, ``benchmarks/dft_hours/``)
