@@ -1176,13 +1176,20 @@ def reference_scan(
     tag: Annotated[
         str | None, typer.Option(help="Id prefix scan/<tag>/ (default: the file's folder name).")
     ] = None,
+    lift: Annotated[
+        int,
+        typer.Option(
+            help="Move the N slab atoms closest to the adsorbate by dz instead of the "
+            "adsorbate (a surface deformation under it)."
+        ),
+    ] = 0,
 ) -> None:
     """Add a height scan of an adsorbate (the relaxation's last step moved along z)."""
     from lis_dft.dft_workflows.reference_scan import add_height_scan
     from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
 
     added = add_height_scan(
-        path, adsorbate, site, dz, out or DEFAULT_DIR, catalyst, tag, log=typer.echo
+        path, adsorbate, site, dz, out or DEFAULT_DIR, catalyst, tag, log=typer.echo, lift=lift
     )
     typer.echo(
         f"{len(added)} configurations added; compute them with 'lis-dft reference-set compute "

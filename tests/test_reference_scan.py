@@ -48,6 +48,36 @@ def test_height_scan_moves_only_the_adsorbate(conf_set):
     assert again == []  # idempotent
 
 
+def test_lift_scan_moves_only_the_slab_atoms_under_the_adsorbate(conf_set):
+    added = add_height_scan(
+        RELAXATION, "S8", "top_I", [0.4], conf_set, tag="t", log=lambda m: None, lift=4
+    )
+    assert added == [f"{PREFIX}/slab", f"{PREFIX}/lift4+0.40"]
+    f = {a.info["config_id"]: a for a in read_frames(conf_set / CONFIGURATIONS)}[
+        f"{PREFIX}/lift4+0.40"
+    ]
+    last = read(RELAXATION, index=-1)
+    shift = f.positions - last.positions
+    moved = np.flatnonzero(np.abs(shift).max(axis=1) > 1e-9)
+    assert len(moved) == 4 and (moved < 64).all()  # slab atoms only, the adsorbate stays
+    assert np.allclose(shift[moved], [0.0, 0.0, 0.4])
+    assert set(f.get_chemical_symbols()[i] for i in moved) == {"Li"}  # the Li under the ring
+    # they were the slab atoms closest to the ring, and now they are closer by up to 0.4 Å
+    from ase.geometry import get_distances
+
+    def closest(a):
+        return get_distances(a.positions[64:], a.positions[:64], cell=a.cell, pbc=a.pbc)[1].min()
+
+    assert 0.1 < closest(last) - closest(f) <= 0.4 + 1e-9
+    assert f.info["slab_ref"] == f"{PREFIX}/slab"  # E_A includes the deformation
+    before = (conf_set / CONFIGURATIONS).read_bytes()
+    with pytest.raises(ParameterError, match="lift"):
+        add_height_scan(RELAXATION, "S8", "top_I", [0.4], conf_set, log=lambda m: None, lift=-1)
+    with pytest.raises(ParameterError, match=r"\(lift 4\).*from a slab atom"):
+        add_height_scan(RELAXATION, "S8", "top_I", [2.5], conf_set, log=lambda m: None, lift=4)
+    assert (conf_set / CONFIGURATIONS).read_bytes() == before
+
+
 def test_height_scan_refuses_a_shift_into_the_surface(conf_set):
     before = (conf_set / CONFIGURATIONS).read_bytes()
     with pytest.raises(ParameterError, match="from a slab atom"):

@@ -20,6 +20,14 @@ and appends to ``configurations.extxyz``:
   ``slab_ref`` naming the slab above and ``variant`` ``scan`` (not a minimum: left out
   of the metrics over relaxed frames).
 
+``--lift N`` scans the other coordinate of the same contact: the ``N`` slab atoms
+closest to the adsorbate are moved by ``dz`` (out of the surface for ``dz > 0``) and the
+adsorbate stays (``.../lift<N>+0.40``). ``slab_ref`` is still the undeformed slab, so
+these adsorption energies include the surface's deformation, and the counterpoise step
+computes the deformed slab alone (``slab_own``), which fine-tuning trains as the
+deformation energy. A potential that binds S8 too strongly to surface Li pulled towards
+it (docs/methods.md, the race run's bridge) is tested on exactly that.
+
 ``lis-dft reference-set compute --only scan/`` then computes them and ``counterpoise
 --only scan/`` corrects them, resumably, like every other frame; fine-tuning trains the
 corrected frames as adsorption energies. Nothing is computed here.
@@ -30,6 +38,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from lis_dft.dft_workflows.reference_set import (
@@ -47,8 +56,21 @@ MIN_CONTACT = 1.2
 SCAN_VARIANT = "scan"
 
 
-def shifted(atoms: Any, n_slab: int, dz: float) -> Any:
+def closest_slab_atoms(atoms: Any, n_slab: int, n: int) -> list[int]:
+    """The ``n`` slab atoms closest to any adsorbate atom (minimum image), nearest first."""
+    from ase.geometry import get_distances
+
+    _, d = get_distances(
+        atoms.positions[n_slab:], atoms.positions[:n_slab], cell=atoms.cell, pbc=atoms.pbc
+    )
+    return [int(i) for i in np.argsort(d.min(axis=0), kind="stable")[:n]]
+
+
+def shifted(atoms: Any, n_slab: int, dz: float, lift: int = 0) -> Any:
     """A copy of ``atoms`` with the atoms after ``n_slab`` moved by ``dz`` Å along +z.
+
+    With ``lift > 0`` the ``lift`` slab atoms closest to the adsorbate move instead (a
+    surface deformation under a fixed adsorbate).
 
     Raises
     ------
@@ -64,13 +86,14 @@ def shifted(atoms: Any, n_slab: int, dz: float) -> Any:
             "The adsorbate is not above the slab (its centre is below the top slab atom); "
             "a height scan moves it along +z, away from a slab in the lower half of the cell."
         )
-    out.positions[n_slab:, 2] += dz
+    moved = closest_slab_atoms(atoms, n_slab, lift) if lift else list(range(n_slab, len(atoms)))
+    out.positions[moved, 2] += dz
     # the package's own placement check (closest adsorbate-surface contact, min distance)
     report = check_adslab(AseAtomsAdaptor.get_structure(out), n_slab, MIN_CONTACT)
     if not report.ok:
         details = "; ".join(f"{c.name}: {c.detail}" for c in report.failures())
         raise ParameterError(
-            f"dz = {dz:+.2f} Å leaves the adsorbate less than {MIN_CONTACT} Å from a slab "
+            f"dz = {dz:+.2f} Å{f' (lift {lift})' if lift else ''} leaves the adsorbate less than {MIN_CONTACT} Å from a slab "
             f"atom ({details}): choose a smaller downward shift."
         )
     return out
@@ -85,6 +108,7 @@ def add_height_scan(
     catalyst: str = "LiI_100",
     tag: str | None = None,
     log: Any = print,
+    lift: int = 0,
 ) -> list[str]:
     """Append a height scan of a DFT relaxation's last step to ``configurations.extxyz``.
 
@@ -105,6 +129,9 @@ def add_height_scan(
         Id prefix ``scan/<tag>/``; default the name of the file's folder.
     log
         Progress callback.
+    lift
+        0: move the adsorbate. N > 0: move the N slab atoms closest to it instead
+        (ids ``lift<N>±x.xx``), against the same undeformed slab.
 
     Returns
     -------
@@ -121,6 +148,8 @@ def add_height_scan(
         raise ParameterError("Give at least one --dz shift (Å), e.g. --dz -0.3 --dz 0.4.")
     if len(set(shifts)) != len(shifts):
         raise ParameterError(f"--dz values repeat: {shifts}.")
+    if lift < 0:
+        raise ParameterError(f"--lift must be >= 0 slab atoms, not {lift}.")
     if not relaxation.is_file():
         raise ParameterError(f"{relaxation}: no such relaxation file (extxyz, one frame per step).")
     conf_path = out_dir / CONFIGURATIONS
@@ -133,6 +162,8 @@ def add_height_scan(
     last.calc = None
     n_ads = _adsorbate_atoms(last, adsorbate)
     n_slab = len(last) - n_ads
+    if lift > n_slab:
+        raise ParameterError(f"--lift {lift}: the slab has only {n_slab} atoms.")
     prefix = f"scan/{tag or relaxation.parent.name}/{adsorbate}/{relaxation.stem}"
     source = f"last step of the GPAW relaxation {relaxation.name}"
     frames: list[Any] = []
@@ -146,12 +177,18 @@ def add_height_scan(
     }
     frames.append(slab)
     for dz in sorted(shifts):
-        atoms = shifted(last, n_slab, dz)  # every shift checked before anything is written
+        atoms = shifted(last, n_slab, dz, lift)  # every shift checked before anything is written
+        moved = (
+            f"the {lift} slab atoms closest to the adsorbate moved by {dz:+.2f} Å along the "
+            "surface normal (adsorbate fixed)"
+            if lift
+            else f"adsorbate moved by {dz:+.2f} Å along the surface normal"
+        )
         atoms.info = {
-            "config_id": f"{prefix}/dz{dz:+.2f}",
+            "config_id": f"{prefix}/{f'lift{lift}' if lift else 'dz'}{dz:+.2f}",
             "family": f"{adsorbate}@{catalyst}/{site}",
             "kind": "adslab",
-            "source": f"{source}, adsorbate moved by {dz:+.2f} Å along the surface normal",
+            "source": f"{source}, {moved}",
             "n_slab": n_slab,
             "adsorbate": adsorbate,
             "slab_ref": f"{prefix}/slab",
