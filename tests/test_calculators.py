@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from ase.build import bulk, molecule
@@ -199,6 +201,23 @@ def test_a_recorded_spec_is_rebuilt_and_changed_weights_are_refused(tmp_path):
     assert "model_sha256" in record and CalculatorSpec.from_dict(record) == shipped
     with pytest.raises(CalculatorError, match="changed since that run"):
         CalculatorSpec.from_dict({**record, "model_sha256": "0" * 64})
+
+
+def test_a_weights_file_given_relative_is_found_from_any_folder(tmp_path, monkeypatch):
+    """``--model ft/model.pth`` keeps working in the job folders a run changes into."""
+    pytest.importorskip("sevenn")
+    from lis_dft.models import resolve
+
+    (tmp_path / "ft").mkdir()
+    weights = tmp_path / "ft" / "model.pth"
+    weights.write_bytes(Path(resolve("lis-dft-mf-0-ft4")).read_bytes())
+    monkeypatch.chdir(tmp_path)
+    spec = CalculatorSpec("sevennet", "zero", {"model": "ft/model.pth"})
+    assert spec.kwargs["model"] == str(weights)
+    monkeypatch.chdir(tmp_path / "ft")  # where a job would run
+    assert CalculatorSpec.from_dict(spec.as_dict()) == spec
+    named = CalculatorSpec("sevennet", "zero", {"model": "lis-dft-mf-0-ft4"})
+    assert named.kwargs["model"] == "lis-dft-mf-0-ft4"  # shipped names stay names
 
 
 def _relaxed_trajectory():

@@ -165,7 +165,11 @@ class CalculatorSpec:
 
     def __post_init__(self) -> None:
         backend = get_backend(self.name)
-        check_model(self.name, self.kwargs.get("model"))
+        model = self.kwargs.get("model")
+        check_model(self.name, model)
+        if model and model not in backend.models and backend.model_is_path:
+            # a weights file: absolute, so jobs that run in their own folders still find it
+            object.__setattr__(self, "kwargs", {**self.kwargs, "model": str(Path(model).resolve())})
         if backend.default_model and not self.kwargs.get("model"):
             # the model is part of the identity: a new default must not reuse old jobs
             object.__setattr__(self, "kwargs", {**self.kwargs, "model": backend.default_model})
