@@ -401,6 +401,14 @@ def barriers_command(
             "--no-vtst writes VASP's own plain NEB."
         ),
     ] = True,
+    max_tries: Annotated[
+        int,
+        typer.Option(
+            help="Surface final-state candidates (nearest site first) relaxed before giving "
+            "up, when each one's Li falls back onto the molecule.",
+            min=1,
+        ),
+    ] = 6,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Li2S -> LiS + Li and Li2S2 -> LiS2 + Li barriers by climbing-image NEB.
@@ -418,6 +426,7 @@ def barriers_command(
         steps=steps,
         modes=modes,
         slab=slab,
+        max_tries=max_tries,
         **({"optimizer": optimizer} if optimizer else {}),
         **({"climb_optimizer": climb_optimizer} if climb_optimizer else {}),
     )

@@ -283,6 +283,25 @@ def test_surface_final_states_fall_back_to_the_farthest_site(small_slab):
         surface_final_states(placement.structure, n_slab, min_li_s=100.0, min_contact=100.0)
 
 
+def test_when_every_li_falls_back_the_error_names_an_option_that_exists(small_slab, monkeypatch):
+    from lis_dft.dft_workflows import barriers
+
+    n_slab = len(small_slab)
+    placement = adsorbate_placements(small_slab, build_molecule("Li2S"), "Li2S")[0]
+    cands = surface_final_states(placement.structure, n_slab)
+    monkeypatch.setattr(barriers, "li_detached", lambda *a: 2.1)  # every Li falls back
+    settings = barriers.BarrierSettings(max_tries=2, steps=2)
+    monkeypatch.setattr(barriers, "PROBE_STEPS", 1)
+    with pytest.raises(ParameterError, match=r"tried \(2 of \d+.*--max-tries 20") as err:
+        barriers.relax_final_state(cands, {"name": "mock", "d3": "none"}, n_slab, settings)
+    assert "--slab full" in str(err.value)
+    # and the option it names is there
+    result = runner.invoke(app, ["barriers", "--help"])
+    assert "--max-tries" in result.output
+    with pytest.raises(ParameterError, match="max-tries"):
+        barriers.BarrierSettings(max_tries=0)
+
+
 def test_surface_paths_start_on_the_reduced_model(paper_slab):
     from lis_dft.dft_workflows.barriers import reduced_initial
     from lis_dft.structures.reduced import ReducedModel

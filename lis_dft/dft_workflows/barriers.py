@@ -106,6 +106,8 @@ class BarrierSettings:
             raise ParameterError(
                 f"fmax must be positive and at most pre_fmax ({self.pre_fmax}), got {self.fmax}."
             )
+        if self.max_tries < 1:
+            raise ParameterError(f"--max-tries must be >= 1, got {self.max_tries}.")
         if self.slab not in ("reduced", "full"):
             raise ParameterError(f"--slab must be 'reduced' or 'full', got {self.slab!r}.")
         if self.optimizer not in NEB_OPTIMIZER_NAMES:
@@ -212,8 +214,10 @@ def relax_final_state(
         if d >= DETACHED_LI_S:
             return final, energy, tries
     raise ParameterError(
-        f"Every final-state candidate tried ({len(tries)}) relaxed back to the molecule "
-        f"(Li-S < {DETACHED_LI_S} Å): {tries}. Raise --max-tries or use a larger slab."
+        f"Every final-state candidate tried ({len(tries)} of {len(candidates)}, nearest site "
+        f"first) relaxed back to the molecule (Li-S < {DETACHED_LI_S} Å): {tries}. Try more "
+        "of them ('lis-dft barriers RUN --max-tries 20': the study's results are kept and "
+        "finished paths reused) or the run's own slab (--slab full)."
     )
 
 
