@@ -92,9 +92,11 @@ def shifted(atoms: Any, n_slab: int, dz: float, lift: int = 0) -> Any:
     report = check_adslab(AseAtomsAdaptor.get_structure(out), n_slab, MIN_CONTACT)
     if not report.ok:
         details = "; ".join(f"{c.name}: {c.detail}" for c in report.failures())
+        what = f"dz = {dz:+.2f} Å (lift {lift})" if lift else f"dz = {dz:+.2f} Å"
+        smaller = "lift" if lift else "downward shift"
         raise ParameterError(
-            f"dz = {dz:+.2f} Å{f' (lift {lift})' if lift else ''} leaves the adsorbate less than {MIN_CONTACT} Å from a slab "
-            f"atom ({details}): choose a smaller downward shift."
+            f"{what} leaves the adsorbate less than {MIN_CONTACT} Å from a slab atom "
+            f"({details}): choose a smaller {smaller}."
         )
     return out
 
