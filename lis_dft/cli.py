@@ -87,8 +87,8 @@ Miller = Annotated[
 Model = Annotated[
     str | None,
     typer.Option(
-        help="Model of the calculator: sevennet lis-dft-mf-0-ft4 (default), lis-dft-mf-0-ft2, "
-        "lis-dft-mf-0-ft, 7net-mf-0, 7net-0 or 7net-l3i5; "
+        help="Model of the calculator: sevennet lis-dft-mf-0-ft5 (default), lis-dft-mf-0-ft4, "
+        "lis-dft-mf-0-ft2, lis-dft-mf-0-ft, 7net-mf-0, 7net-0 or 7net-l3i5; "
         "chgnet 0.3.0 (default) or r2scan; or the path of fine-tuned weights.",
     ),
 ]
@@ -408,7 +408,7 @@ def barriers_command(
             "up, when each one's Li falls back onto the molecule.",
             min=1,
         ),
-    ] = 6,
+    ] = 20,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Li2S -> LiS + Li and Li2S2 -> LiS2 + Li barriers by climbing-image NEB.
