@@ -292,9 +292,14 @@ def test_when_every_li_falls_back_the_error_names_an_option_that_exists(small_sl
     monkeypatch.setattr(barriers, "li_detached", lambda *a: 2.1)  # every Li falls back
     settings = barriers.BarrierSettings(max_tries=2, steps=2)
     monkeypatch.setattr(barriers, "PROBE_STEPS", 1)
-    with pytest.raises(ParameterError, match=r"tried \(2 of \d+.*--max-tries 20") as err:
+    assert len(cands) > 4
+    with pytest.raises(ParameterError, match=r"tried \(2 of \d+.*--max-tries 4") as err:
         barriers.relax_final_state(cands, {"name": "mock", "d3": "none"}, n_slab, settings)
     assert "--slab full" in str(err.value)
+    every = barriers.BarrierSettings(max_tries=len(cands), steps=2)
+    with pytest.raises(ParameterError, match="no more candidates") as err:
+        barriers.relax_final_state(cands, {"name": "mock", "d3": "none"}, n_slab, every)
+    assert "--max-tries" not in str(err.value)
     # and the option it names is there
     result = runner.invoke(app, ["barriers", "--help"])
     assert "--max-tries" in result.output

@@ -215,11 +215,16 @@ def relax_final_state(
         )
         if d >= DETACHED_LI_S:
             return final, energy, tries
+    more = (
+        f"Try more of them ('lis-dft barriers RUN --max-tries "
+        f"{min(len(candidates), 2 * settings.max_tries)}': the study's results are kept and "
+        "finished paths reused) or the run's own slab (--slab full)."
+        if len(tries) < len(candidates)
+        else "There are no more candidates: try the run's own slab (--slab full)."
+    )
     raise ParameterError(
         f"Every final-state candidate tried ({len(tries)} of {len(candidates)}, nearest site "
-        f"first) relaxed back to the molecule (Li-S < {DETACHED_LI_S} Å): {tries}. Try more "
-        "of them ('lis-dft barriers RUN --max-tries 20': the study's results are kept and "
-        "finished paths reused) or the run's own slab (--slab full)."
+        f"first) relaxed back to the molecule (Li-S < {DETACHED_LI_S} Å): {tries}. {more}"
     )
 
 
