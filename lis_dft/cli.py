@@ -402,13 +402,14 @@ def barriers_command(
         ),
     ] = True,
     max_tries: Annotated[
-        int,
+        int | None,
         typer.Option(
             help="Surface final-state candidates (nearest site first) relaxed before giving "
-            "up, when each one's Li falls back onto the molecule.",
+            "up, when each one's Li falls back onto the molecule (default 20: "
+            "BarrierSettings.max_tries).",
             min=1,
         ),
-    ] = 20,
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
 ) -> None:
     """Li2S -> LiS + Li and Li2S2 -> LiS2 + Li barriers by climbing-image NEB.
@@ -426,7 +427,7 @@ def barriers_command(
         steps=steps,
         modes=modes,
         slab=slab,
-        max_tries=max_tries,
+        **({"max_tries": max_tries} if max_tries is not None else {}),
         **({"optimizer": optimizer} if optimizer else {}),
         **({"climb_optimizer": climb_optimizer} if climb_optimizer else {}),
     )
