@@ -1207,6 +1207,27 @@ def reference_scan(
     )
 
 
+@reference_app.command("ev-scan")
+@friendly_errors
+def reference_ev_scan(
+    phase: Annotated[str, typer.Option(help="Bulk phase, a molecular crystal (S: alpha-S).")] = "S",
+    scale: Annotated[
+        list[float] | None,
+        typer.Option(help="Volume factor V / V(experiment), repeatable; must include 1.0."),
+    ] = None,
+    out: ReferenceDir = None,
+) -> None:
+    """Add a rigid-molecule E(V) scan (plane-wave set <reference>/ev_scans) of a molecular crystal."""
+    from lis_dft.dft_workflows.reference_ev import SCALES, add_ev_scan
+    from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
+
+    path, added = add_ev_scan(out or DEFAULT_DIR, phase, tuple(scale) if scale else SCALES)
+    typer.echo(
+        f"{len(added)} configurations added to {path}; compute them in plane waves with "
+        f"'lis-dft reference-set compute --out {path.parent} --mode pw'."
+    )
+
+
 @reference_app.command("status")
 @friendly_errors
 def reference_status(

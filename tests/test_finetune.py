@@ -377,3 +377,31 @@ def test_keep_average_writes_and_scores_the_mean_of_the_epochs(tmp_path):
         assert torch.equal(v, last["average_state"][k])
         moved += not torch.equal(v, last["model_state_dict"][k])
     assert moved > 0  # the mean is not the last epoch
+
+
+def test_plane_wave_ev_scans_train_differences_within_the_scan_only():
+    frames = [
+        _frame("bulk/S/a1.00", "bulk/S", "bulk", "S4", -16.4),
+        _frame("ev/S/v1.000", "bulk/S", "ev_scan", "S4", -20.0),
+        _frame("ev/S/v1.060", "bulk/S", "ev_scan", "S4", -20.3),
+        _frame("ev/S/v0.940", "bulk/S", "ev_scan", "S4", -19.6),
+    ]
+    labs = ft.labels(frames, {})
+    # absolute plane-wave energies never meet LCAO ones (per-frame loss, element offsets)
+    assert [lab.energy_weight for lab in labs] == [1.0, 0.0, 0.0, 0.0]
+    terms = {t.name: t for t in ft.difference_terms(labs, range(len(labs)), bulk_weight=3.0)}
+    assert set(terms) == {"E(V) ev/S/v0.940", "E(V) ev/S/v1.060"}  # each against v1.000 only
+    t = terms["E(V) ev/S/v1.060"]
+    assert t.frames == (2, 1) and t.weight == 3.0
+    value = sum(c * labs[i].energy for c, i in zip(t.coefficients, t.frames, strict=True))
+    assert value == pytest.approx(0.75 * (-20.3 + 20.0))  # per 3 atoms of a 4-atom cell
+    # a scan without its experimental-volume point trains nothing
+    assert not ft.difference_terms(labs[2:], range(2))
+
+
+def test_data_hash_covers_the_plane_wave_scans(tmp_path):
+    write(tmp_path / REFERENCE, [_frame("bulk/S/a1.00", "bulk/S", "bulk", "S4", -16.4)])
+    assert set(ft.data_hash(tmp_path)) == {REFERENCE}
+    (tmp_path / "ev_scans").mkdir()
+    write(tmp_path / "ev_scans" / REFERENCE, [_frame("ev/S/v1.000", "bulk/S", "ev_scan", "S4", -2)])
+    assert set(ft.data_hash(tmp_path)) == {REFERENCE, f"ev_scans/{REFERENCE}"}

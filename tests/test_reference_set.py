@@ -113,3 +113,64 @@ def test_committed_reference_set_is_readable_and_consistent():
         assert np.isfinite(f.get_potential_energy())
         assert f.get_forces().shape == (len(f), 3)
         assert f.info["settings_hash"] and f.info["gpaw_settings"]
+
+
+def test_rigid_ring_scan_of_alpha_s_keeps_every_ring_and_moves_them_apart(tmp_path):
+    from lis_dft.dft_workflows.reference_ev import EV_DIR, add_ev_scan, scan_frames
+    from lis_dft.structures.bulk import alpha_sulfur, molecules_of
+
+    base = alpha_sulfur(conventional=False)
+    frames = {f.config_id: f for f in scan_frames("S", (0.94, 1.0, 1.14))}
+    assert list(frames) == ["ev/S/v0.940", "ev/S/v1.000", "ev/S/v1.140"]
+    assert {f.family for f in frames.values()} == {"bulk/S"}
+
+    def shapes(s):
+        out = []
+        for mol in molecules_of(s):
+            xyz = np.array(list(mol.values()))
+            out.append(np.linalg.norm(xyz[:, None] - xyz[None], axis=-1))
+        return out
+
+    def closest_between_rings(s):
+        from ase.neighborlist import neighbor_list
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        ring = {i: k for k, mol in enumerate(molecules_of(s)) for i in mol}
+        i, j, d = neighbor_list("ijd", AseAtomsAdaptor.get_atoms(s), 4.0)
+        return min(x for a, b, x in zip(i, j, d, strict=True) if ring[a] != ring[b])
+
+    for cid, f in frames.items():
+        factor = float(cid.rsplit("/v", 1)[1])
+        assert f.structure.volume == pytest.approx(base.volume * factor)
+        assert [len(m) for m in molecules_of(f.structure)] == [8, 8, 8, 8]
+        for a, b in zip(shapes(base), shapes(f.structure), strict=True):
+            assert np.abs(a - b).max() < 1e-8  # every ring rigid, bonds 2.04-2.05 Å
+    gaps = [closest_between_rings(f.structure) for f in frames.values()]
+    assert gaps[0] < gaps[1] < gaps[2]  # only the rings move apart
+    # into its own set (plane waves), idempotent; bad input writes nothing
+    path, added = add_ev_scan(tmp_path, "S", (0.97, 1.0))
+    assert path == tmp_path / EV_DIR / "configurations.extxyz" and len(added) == 2
+    assert add_ev_scan(tmp_path, "S", (0.97, 1.0, 1.03))[1] == ["ev/S/v1.030"]
+    for phase, scales, match in (
+        ("Li2S", (1.0,), "not a molecular crystal"),
+        ("S", (0.97,), "Include --scale 1.0"),
+        ("Xx", (1.0,), "Unknown --phase"),
+        ("S", (0.0, 1.0), "positive"),
+    ):
+        with pytest.raises(ParameterError, match=match):
+            add_ev_scan(tmp_path / "bad", phase, scales)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_ev_scan_command_adds_the_scan_and_refuses_bad_input(tmp_path):
+    from typer.testing import CliRunner
+
+    from lis_dft.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["reference-set", "ev-scan", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "7 configurations added" in r.output and "--mode pw" in r.output
+    assert len(read(tmp_path / "ev_scans" / "configurations.extxyz", ":")) == 7
+    r = runner.invoke(app, ["reference-set", "ev-scan", "--phase", "LiI", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "not a molecular crystal" in r.output

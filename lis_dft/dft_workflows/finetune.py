@@ -11,7 +11,10 @@ Labels
     adsorption energies. Adsorbate frames without one, and the steps of imported DFT
     relaxations (kind ``relaxation``), train on forces only (energy
     weight 0): their raw LCAO energies would teach the model the 0.7-1.1 eV
-    basis-set overbinding. Energy differences are trained as such (adsorption, surface,
+    basis-set overbinding. The plane-wave rigid-molecule E(V) scans of
+    ``<reference>/ev_scans`` (:mod:`~lis_dft.dft_workflows.reference_ev`) train their
+    forces and their energies against the scan's own experimental-volume point only:
+    no plane-wave energy is ever compared with an LCAO one. Energy differences are trained as such (adsorption, surface,
     formation, E(V), ring opening, barriers, and the slab and molecule deformation
     energies inside each corrected E_A: :func:`difference_terms`,
     :func:`deformation_terms`).
@@ -50,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from lis_dft.analysis.potential_benchmark import adsorption_references
+from lis_dft.dft_workflows.reference_ev import EV_DIR, EV_KIND
 from lis_dft.dft_workflows.reference_set import DEFAULT_DIR, REFERENCE, read_frames
 from lis_dft.errors import ParameterError
 from lis_dft.fileio import atomic_write_text
@@ -196,6 +200,8 @@ def labels(frames: list[Any], bsse: dict[str, float]) -> list[Label]:
             f.info.get("kind") == "neb" and "@vacuum/" not in f.info["family"]
         )
         corrected = cid in bsse
+        # a plane-wave E(V) scan: differences within the scan only (difference_terms)
+        other_basis = f.info.get("kind") == EV_KIND
         energy = float(f.info["energy_pbe"]) + (bsse[cid] if corrected else 0.0)
         forces = np.asarray(f.get_forces()) - np.asarray(f.arrays["forces_d3"])
         atoms = f.copy()
@@ -207,7 +213,7 @@ def labels(frames: list[Any], bsse: dict[str, float]) -> list[Label]:
                 atoms,
                 energy,
                 forces,
-                0.0 if near_surface and not corrected else 1.0,
+                0.0 if (near_surface and not corrected) or other_basis else 1.0,
                 corrected,
                 adsorption_references(
                     str(f.info.get("adsorbate") or cid.split("/")[1]),
@@ -242,7 +248,7 @@ def shifted(lab: Label, offsets: dict[str, float]) -> float:
 def data_hash(reference_dir: Path) -> dict[str, str]:
     """sha256 of the files the model is trained on."""
     out = {}
-    for name in (REFERENCE, "counterpoise.json"):
+    for name in (REFERENCE, "counterpoise.json", f"{EV_DIR}/{REFERENCE}"):
         path = Path(reference_dir) / name
         if path.exists():
             out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -353,8 +359,9 @@ class DifferenceTerm:
 PER_ATOMS = 3
 #: Elemental references of the formation energies: bulk frame (or molecule) per element.
 ELEMENT_REFERENCES = {"Li": "bulk/Li/a1.00", "S": "bulk/S/a1.00", "I": "molecule/I2"}
-#: Phases whose E(V) curve is not trained: LCAO dzp has no minimum for alpha-S (basis-set
-#: superposition between the S8 rings compresses it; docs/methods.md).
+#: Phases whose LCAO E(V) curve is not trained: LCAO dzp has no minimum for alpha-S
+#: (basis-set superposition between the S8 rings compresses it; docs/methods.md). Its
+#: E(V) comes from the plane-wave rigid-ring scan instead (reference_ev), where computed.
 NO_EV_TERMS = ("bulk/S",)
 
 
@@ -413,7 +420,8 @@ def difference_terms(
       per :data:`PER_ATOMS` atoms, within each :func:`reference_groups` group (the built
       set at experimental cells; each verified run at its relaxed cells);
     - E(V): each strained bulk cell against the unstrained one, per :data:`PER_ATOMS` atoms
-      (not for :data:`NO_EV_TERMS`);
+      (not for :data:`NO_EV_TERMS`), and each point of a plane-wave rigid-molecule scan
+      (``ev/<phase>/v<factor>``) against the scan's ``v1.000`` point, likewise;
     - ring opening: each opened S8 chain against the intact ring;
     - delithiation: each barrier path's transition and final state against its initial
       state (``.../neb/<reactant>/<env>/{initial,ts,final}``, imported from a verify). The
@@ -470,6 +478,15 @@ def difference_terms(
             k = PER_ATOMS / n(cid)
             terms.append(
                 DifferenceTerm(f"E(V) {cid}", (index[cid], index[ref]), (k, -k), bulk_weight)
+            )
+    every = {items[i].config_id: i for i in train}
+    for cid in sorted(every):
+        scan, _, point = cid.rpartition("/v")
+        ref = f"{scan}/v1.000"
+        if cid.startswith("ev/") and point != "1.000" and ref in every:
+            k = PER_ATOMS / len(items[every[cid]].atoms)
+            terms.append(
+                DifferenceTerm(f"E(V) {cid}", (every[cid], every[ref]), (k, -k), bulk_weight)
             )
     if "molecule/S8" in index:
         for cid in sorted(index):
@@ -946,7 +963,9 @@ def finetune(
         raise ParameterError(
             f"No {REFERENCE} in {reference_dir}: point --reference at a computed reference set."
         )
-    train_frames, held_frames = split(frames, settings.hold_out)  # bad --hold-out: nothing written
+    ev_scans = read_frames(reference_dir / EV_DIR / REFERENCE)  # plane-wave E(V) scans
+    # bad --hold-out: nothing written
+    train_frames, held_frames = split(frames + ev_scans, settings.hold_out)
     out_dir.mkdir(parents=True, exist_ok=True)
     # the labels are fixed when training starts: a resumed run trains on the same data
     # even if counterpoise.json has grown since (held-out scoring uses the newest)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from ase.spacegroup import crystal
 from pymatgen.core import Composition, Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
@@ -135,3 +136,69 @@ def build_bulk(name: str, conventional: bool = False) -> Structure:
     if name not in table:
         raise KeyError(f"Unknown bulk phase {name!r}; choose from {sorted(table)}.")
     return table[name]()
+
+
+def molecules_of(structure: Structure, bond: float = 2.4) -> list[dict[int, np.ndarray]]:
+    """Each molecule of a molecular crystal, whole: site index -> Cartesian position.
+
+    Molecules are the connected components of the bond graph (bonds shorter than
+    ``bond`` Å, with periodic images); each is unwrapped along its own bonds, so it comes
+    out whole in any cell, however oblique. alpha-S gives its S8 rings (bonds 2.05 Å,
+    rings at least 3.2 Å apart).
+    """
+    centres, neighbours, images, _ = structure.get_neighbor_list(bond)
+    bonds: dict[int, list[tuple[int, np.ndarray]]] = {i: [] for i in range(len(structure))}
+    for i, j, image in zip(centres.tolist(), neighbours.tolist(), images, strict=True):
+        bonds[i].append((j, image))
+    frac = structure.frac_coords
+    placed: dict[int, np.ndarray] = {}
+    molecules = []
+    for root in range(len(structure)):
+        if root in placed:
+            continue
+        placed[root] = frac[root]
+        members, queue = [root], [root]
+        while queue:
+            i = queue.pop()
+            for j, image in bonds[i]:
+                if j not in placed:
+                    placed[j] = frac[j] + image + (placed[i] - frac[i])
+                    members.append(j)
+                    queue.append(j)
+        molecules.append(
+            {i: structure.lattice.get_cartesian_coords(placed[i]) for i in sorted(members)}
+        )
+    return molecules
+
+
+def rigid_molecule_scaled(structure: Structure, factor: float, bond: float = 2.4) -> Structure:
+    """A molecular crystal with its volume times ``factor`` and every molecule kept rigid.
+
+    The cell scales isotropically; each molecule's centre keeps its fractional
+    coordinates and its atoms keep their Cartesian offsets from it, so only the distances
+    between molecules change (the coordinate a dispersion-bound crystal's volume follows).
+
+    Raises
+    ------
+    ValueError
+        ``factor`` is not positive, or the crystal is not molecular (a lone atom, or one
+        bonded network through the cell: nothing to keep rigid).
+
+    """
+    if factor <= 0:
+        raise ValueError(f"volume factor must be positive, got {factor}")
+    molecules = molecules_of(structure, bond)
+    if len(molecules) < 2 or min(len(m) for m in molecules) < 2:
+        raise ValueError(
+            f"{structure.composition.reduced_formula} is not a molecular crystal at a bond "
+            f"cutoff of {bond} Å (molecules of {sorted({len(m) for m in molecules})} atoms)"
+        )
+    old = structure.lattice
+    new = Lattice(old.matrix * factor ** (1 / 3))
+    coords = np.zeros((len(structure), 3))
+    for mol in molecules:
+        cart = np.array(list(mol.values()))
+        centre = cart.mean(axis=0)
+        shift = new.get_cartesian_coords(old.get_fractional_coords(centre)) - centre
+        coords[list(mol)] = cart + shift
+    return Structure(new, structure.species, coords, coords_are_cartesian=True)
