@@ -40,7 +40,13 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "alpha_s_volume.json"
 EV_SET = HERE / "dft_reference" / "ev_scans" / "reference.extxyz"
 LI2S_SET = HERE / "dft_reference" / "reference.extxyz"
-DEFAULT_POTENTIALS = ("lis-dft-mf-0-ft5", "lis-dft-mf-0-ft4", "7net-mf-0", "7net-l3i5")
+DEFAULT_POTENTIALS = (
+    "lis-dft-mf-0-ft5",
+    "lis-dft-mf-0-ft6",
+    "lis-dft-mf-0-ft4",
+    "7net-mf-0",
+    "7net-l3i5",
+)
 
 
 def v0_parabola(volumes: list[float], energies: list[float]) -> float | None:

@@ -1461,6 +1461,17 @@ def finetune(
     average_from: Annotated[
         int, typer.Option(help="First epoch in the mean of --keep average.", min=1)
     ] = 2,
+    ev_scans: Annotated[
+        bool,
+        typer.Option(
+            help="Also train the plane-wave E(V) scans of <reference>/ev_scans (alpha-S "
+            "volume; reference-set ev-scan)."
+        ),
+    ] = True,
+    ev_weight: Annotated[
+        float,
+        typer.Option(help="Extra weight of those E(V) terms (times --bulk-weight).", min=0.0),
+    ] = 1.0,
 ) -> None:
     """Fine-tune a SevenNet model on the DFT reference set (held-out families validate)."""
     from lis_dft.dft_workflows.calculators import _sevennet_modalities
@@ -1483,6 +1494,8 @@ def finetune(
         schedule=schedule,
         keep=keep,
         average_from=average_from,
+        ev_scans=ev_scans,
+        ev_weight=ev_weight,
     )
     result = run_finetune(reference or DEFAULT_DIR, out, settings, max_minutes, typer.echo)
     scores = result.record["held_out_scores"]

@@ -229,6 +229,8 @@ def test_settings_refuse_nonsense():
         ft.FinetuneSettings(keep="worst")
     with pytest.raises(ParameterError, match="--average-from"):
         ft.FinetuneSettings(keep="average", epochs=4, average_from=5)
+    with pytest.raises(ParameterError, match="--ev-weight"):
+        ft.FinetuneSettings(ev_weight=-1.0)
 
 
 def test_running_mean_weighs_every_epoch_equally():
@@ -288,6 +290,13 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
     real = json.loads((DEFAULT_DIR / "counterpoise.json").read_text())["points"][top]
     parts = {k: real[k] for k in ("slab_own", "molecule_own")}
     (ref / "counterpoise.json").write_text(json.dumps({"points": {top: {"bsse": 0.7, **parts}}}))
+    # two points of the committed plane-wave alpha-S scan, in the set's ev_scans folder
+    ev = [a for a in read(DEFAULT_DIR / "ev_scans" / REFERENCE, ":")]
+    (ref / "ev_scans").mkdir()
+    write(
+        ref / "ev_scans" / REFERENCE,
+        [a for a in ev if a.info["config_id"] in ("ev/S/v1.000", "ev/S/v1.060")],
+    )
     settings = ft.FinetuneSettings(
         epochs=2,
         lr=1e-6,
@@ -297,14 +306,16 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
     )
     said = []
     res = ft.finetune(ref, tmp_path / "out", settings, log=said.append)
+    assert any("E(V) ev/S/v1.060" in s for s in said)  # trained against its own v1.000
     # its slab was frozen (no slab term); the molecule's deformation is trained
     assert any(f"molecule deformation {top}" in s and "slab deformation" not in s for s in said)
     assert json.loads((tmp_path / "out" / "training_data.json").read_text())["fragments_eV"] == {
         top: parts
     }
     rec = json.loads((tmp_path / "out" / "finetune.json").read_text())
-    assert rec["data"]["held_out_frames"] == 1 and rec["data"]["train_frames"] == 9
+    assert rec["data"]["held_out_frames"] == 1 and rec["data"]["train_frames"] == 11
     assert rec["data"]["counterpoise_labels"] == 1 and "reference.extxyz" in rec["data"]["sha256"]
+    assert "ev_scans/reference.extxyz" in rec["data"]["sha256"]
     assert rec["base"]["model"].startswith("SevenNet-MF-0")
     assert [c["epoch"] for c in rec["curve"]] == [0, 1, 2]
     # the cosine schedule: the full rate in the first epoch, half of it in the second
@@ -393,6 +404,8 @@ def test_plane_wave_ev_scans_train_differences_within_the_scan_only():
     assert set(terms) == {"E(V) ev/S/v0.940", "E(V) ev/S/v1.060"}  # each against v1.000 only
     t = terms["E(V) ev/S/v1.060"]
     assert t.frames == (2, 1) and t.weight == 3.0
+    weighted = ft.difference_terms(labs, range(len(labs)), bulk_weight=3.0, ev_weight=2.0)
+    assert {w.weight for w in weighted} == {6.0}  # --ev-weight on top of --bulk-weight
     value = sum(c * labs[i].energy for c, i in zip(t.coefficients, t.frames, strict=True))
     assert value == pytest.approx(0.75 * (-20.3 + 20.0))  # per 3 atoms of a 4-atom cell
     # a scan without its experimental-volume point trains nothing
@@ -405,3 +418,4 @@ def test_data_hash_covers_the_plane_wave_scans(tmp_path):
     (tmp_path / "ev_scans").mkdir()
     write(tmp_path / "ev_scans" / REFERENCE, [_frame("ev/S/v1.000", "bulk/S", "ev_scan", "S4", -2)])
     assert set(ft.data_hash(tmp_path)) == {REFERENCE, f"ev_scans/{REFERENCE}"}
+    assert set(ft.data_hash(tmp_path, ev_scans=False)) == {REFERENCE}  # --no-ev-scans

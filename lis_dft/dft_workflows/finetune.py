@@ -101,6 +101,11 @@ class FinetuneSettings:
     #: ``average`` (mean of the weights of epochs ``average_from`` .. ``epochs``)
     keep: str = "best"
     average_from: int = 2
+    #: train the plane-wave rigid-molecule E(V) scans of ``<reference>/ev_scans`` too
+    #: (alpha-S's volume; :mod:`~lis_dft.dft_workflows.reference_ev`)
+    ev_scans: bool = True
+    #: extra weight of those E(V) terms (on top of ``bulk_weight``)
+    ev_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -111,6 +116,8 @@ class FinetuneSettings:
             raise ParameterError(f"--batch-size must be >= 1, got {self.batch_size}.")
         if self.bulk_weight < 0:
             raise ParameterError(f"--bulk-weight must be >= 0, got {self.bulk_weight}.")
+        if self.ev_weight < 0:
+            raise ParameterError(f"--ev-weight must be >= 0, got {self.ev_weight}.")
         if self.difference_weight < 0:
             raise ParameterError(f"--difference-weight must be >= 0, got {self.difference_weight}.")
         if self.loss not in ("mse", "huber"):
@@ -245,10 +252,11 @@ def shifted(lab: Label, offsets: dict[str, float]) -> float:
     return lab.energy - sum(offsets.get(s, 0.0) for s in lab.atoms.get_chemical_symbols())
 
 
-def data_hash(reference_dir: Path) -> dict[str, str]:
-    """sha256 of the files the model is trained on."""
+def data_hash(reference_dir: Path, ev_scans: bool = True) -> dict[str, str]:
+    """sha256 of the files the model is trained on (the plane-wave E(V) scans if ``ev_scans``)."""
     out = {}
-    for name in (REFERENCE, "counterpoise.json", f"{EV_DIR}/{REFERENCE}"):
+    names = (REFERENCE, "counterpoise.json") + ((f"{EV_DIR}/{REFERENCE}",) if ev_scans else ())
+    for name in names:
         path = Path(reference_dir) / name
         if path.exists():
             out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -409,7 +417,7 @@ def reference_groups(index: dict[str, int] | set[str]) -> list[dict[str, Any]]:
 
 
 def difference_terms(
-    items: list[Label], train: range, bulk_weight: float = 1.0
+    items: list[Label], train: range, bulk_weight: float = 1.0, ev_weight: float = 1.0
 ) -> list[DifferenceTerm]:
     """The energy differences the study reports, over the labelled training frames.
 
@@ -486,7 +494,9 @@ def difference_terms(
         if cid.startswith("ev/") and point != "1.000" and ref in every:
             k = PER_ATOMS / len(items[every[cid]].atoms)
             terms.append(
-                DifferenceTerm(f"E(V) {cid}", (every[cid], every[ref]), (k, -k), bulk_weight)
+                DifferenceTerm(
+                    f"E(V) {cid}", (every[cid], every[ref]), (k, -k), bulk_weight * ev_weight
+                )
             )
     if "molecule/S8" in index:
         for cid in sorted(index):
@@ -746,7 +756,9 @@ def train(
     items = train_items + held_items
     terms, extra = [], []
     if settings.difference_weight:
-        terms = difference_terms(items, range(len(train_items)), settings.bulk_weight)
+        terms = difference_terms(
+            items, range(len(train_items)), settings.bulk_weight, settings.ev_weight
+        )
         if settings.deformation:
             extra, deformations = deformation_terms(items, range(len(train_items)), fragments or {})
             terms += deformations
@@ -963,7 +975,7 @@ def finetune(
         raise ParameterError(
             f"No {REFERENCE} in {reference_dir}: point --reference at a computed reference set."
         )
-    ev_scans = read_frames(reference_dir / EV_DIR / REFERENCE)  # plane-wave E(V) scans
+    ev_scans = read_frames(reference_dir / EV_DIR / REFERENCE) if settings.ev_scans else []
     # bad --hold-out: nothing written
     train_frames, held_frames = split(frames + ev_scans, settings.hold_out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -974,7 +986,7 @@ def finetune(
         training_data = json.loads(data_path.read_text())
     else:
         training_data = {
-            "sha256": data_hash(reference_dir),
+            "sha256": data_hash(reference_dir, settings.ev_scans),
             "bsse_eV": reference_counterpoise.corrections(reference_dir),
             "fragments_eV": fragment_energies(reference_dir),
         }
