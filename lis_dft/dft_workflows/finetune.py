@@ -13,11 +13,11 @@ Labels
     weight 0): their raw LCAO energies would teach the model the 0.7-1.1 eV
     basis-set overbinding. The plane-wave rigid-molecule E(V) scans of
     ``<reference>/ev_scans`` (:mod:`~lis_dft.dft_workflows.reference_ev`) train their
-    forces and their energies against the scan's own experimental-volume point only:
-    no plane-wave energy is ever compared with an LCAO one. Energy differences are trained as such (adsorption, surface,
-    formation, E(V), ring opening, barriers, and the slab and molecule deformation
-    energies inside each corrected E_A: :func:`difference_terms`,
-    :func:`deformation_terms`).
+    forces, and their energies against the scan's own experimental-volume point only:
+    no plane-wave energy is ever compared with an LCAO one. Energy differences are
+    trained as such (adsorption, surface, formation, E(V), ring opening, barriers, and
+    the slab and molecule deformation energies inside each corrected E_A:
+    :func:`difference_terms`, :func:`deformation_terms`).
 Energy scale
     GPAW and VASP (the foundation models' data) count total energies from different
     references. A per-element offset, fitted by least squares to the training labels
