@@ -63,36 +63,43 @@ def v0_parabola(volumes: list[float], energies: list[float]) -> float | None:
 def dft_li2s_volume_per_s() -> float | None:
     """Li2S volume per S at the minimum of the reference set's LCAO E(V) (lattice 0.98-1.02).
 
-    A parabola in the lattice scale through the three points, as ``lis-dft potentials
-    compare`` takes the DFT lattice constant (its minimum may lie just outside them).
+    The lattice scale is the one ``lis-dft potentials compare`` takes as DFT's
+    (:func:`~lis_dft.analysis.potential_benchmark.parabola_minimum`).
     """
     from ase.io import read
 
-    pts = sorted(
-        (float(a.info["config_id"].rsplit("/a", 1)[1]), a.get_potential_energy(), a)
+    from lis_dft.analysis.potential_benchmark import parabola_minimum
+
+    cells = {
+        float(a.info["config_id"].rsplit("/a", 1)[1]): a
         for a in read(LI2S_SET, ":")
         if a.info["config_id"].startswith("bulk/Li2S/a")
-    )
-    c2, c1, _ = np.polyfit([s for s, _, _ in pts], [e for _, e, _ in pts], 2)
-    if c2 <= 0:
+    }
+    scale = parabola_minimum(list(cells), [a.get_potential_energy() for a in cells.values()])
+    if scale is None:
         return None
-    scale = -c1 / (2 * c2)
-    ref = next(a for s, _, a in pts if s == 1.0)
+    ref = cells[1.0]
     return float(ref.get_volume() * scale**3 / ref.get_chemical_symbols().count("S"))
 
 
 def potential_li2s_volume_per_s(calc: Any) -> float:
-    """Li2S volume per S after a full cell relaxation with ``calc`` (as the study does)."""
-    from ase.filters import FrechetCellFilter
-    from ase.optimize import BFGS
+    """Li2S volume per S after a full cell relaxation with ``calc`` (atomate2's relaxer)."""
+    import os
+
+    from atomate2.ase.utils import AseRelaxer
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from lis_dft.structures.bulk import build_bulk
 
-    atoms = AseAtomsAdaptor.get_atoms(build_bulk("Li2S"))
-    atoms.calc = calc
-    BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=0.01, steps=300)
-    return atoms.get_volume() / atoms.get_chemical_symbols().count("S")
+    result = AseRelaxer(calc, optimizer="BFGS", relax_cell=True).relax(
+        AseAtomsAdaptor.get_atoms(build_bulk("Li2S")),
+        fmax=0.01,
+        steps=300,
+        traj_file=None,
+        final_atoms_object_file=os.devnull,
+    )
+    s = result.final_mol_or_struct
+    return s.volume / s.composition["S"]
 
 
 def curve(points: list[tuple[float, float]], v_exp: float, v_li2s: float | None) -> dict:

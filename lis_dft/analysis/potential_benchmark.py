@@ -312,7 +312,7 @@ def rankings(pairs: dict[str, FramePair]) -> dict[str, AdsorbateRanking]:
     return out
 
 
-def _parabola_minimum(scales: list[float], energies: list[float]) -> float | None:
+def parabola_minimum(scales: list[float], energies: list[float]) -> float | None:
     """Scale at the minimum of the parabola through the points (None: no inner minimum)."""
     if len(scales) < 3:
         return None
@@ -334,8 +334,8 @@ def lattice(pairs: dict[str, FramePair]) -> dict[str, dict[str, float | None]]:
     out = {}
     for phase, frames in sorted(by_phase.items()):
         scales = [float(p.config_id.rsplit("/a", 1)[1]) for p in frames]
-        d = _parabola_minimum(scales, [p.e_dft for p in frames])
-        m = _parabola_minimum(scales, [p.e_pot for p in frames])
+        d = parabola_minimum(scales, [p.e_dft for p in frames])
+        m = parabola_minimum(scales, [p.e_pot for p in frames])
         err = None if d is None or m is None else 100 * (m / d - 1)
         out[phase] = {"dft_scale": d, "potential_scale": m, "error_pct": err}
     return out
