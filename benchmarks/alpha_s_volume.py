@@ -119,14 +119,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from ase.io import read
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from lis_dft.dft_workflows.calculators import build_calculator
+    from lis_dft.dft_workflows.calculators import build_calculator, check_model
     from lis_dft.dft_workflows.singlepoint import evaluate
+    from lis_dft.errors import CalculatorError
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--potential", action="append", help="SevenNet model (repeatable)")
     p.add_argument("--lcao", action="store_true", help="also GPAW LCAO dzp + D3(zero)")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
+    models = args.potential or list(DEFAULT_POTENTIALS)
+    for model in models:  # a wrong name stops here, before any DFT
+        try:
+            check_model("sevennet", model)
+        except CalculatorError as err:
+            raise SystemExit(f"--potential: {err}") from None
     old = json.loads(args.out.read_text()) if args.out.exists() else {}
     frames = read(EV_SET, ":")
     if not frames:
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if round(v, 6) in done:
                 pts.append((v, done[round(v, 6)]))
         out["methods"][lcao] = curve(pts, v_exp, dft_li2s_volume_per_s())
-    for model in args.potential or DEFAULT_POTENTIALS:
+    for model in models:
         calc = build_calculator("sevennet", d3="zero", model=model)
         pts = []
         for a in frames:
