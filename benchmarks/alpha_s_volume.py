@@ -148,10 +148,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "methods": {},
     }
     label = f"GPAW PBE + D3(zero), plane waves {settings['ecut']:.0f} eV"
+    v_li2s_dft = dft_li2s_volume_per_s()
     out["methods"][label] = curve(
         [(a.get_volume() / len(a), a.get_potential_energy() / len(a)) for a in frames],
         v_exp,
-        dft_li2s_volume_per_s(),
+        v_li2s_dft,
     )
     out["methods"][label]["li2s_from"] = "LCAO dzp E(V) of the reference set (3 points)"
     if args.lcao or "GPAW PBE + D3(zero), LCAO dzp" in old.get("methods", {}):
@@ -172,7 +173,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 print(lcao, f"{v:.2f}", f"{time.perf_counter() - t0:.0f} s", flush=True)
             if round(v, 6) in done:
                 pts.append((v, done[round(v, 6)]))
-        out["methods"][lcao] = curve(pts, v_exp, dft_li2s_volume_per_s())
+                out["methods"][lcao] = curve(pts, v_exp, v_li2s_dft)
+                _write(args.out, out)  # each LCAO point kept at once (1.5 min each)
     for model in models:
         calc = build_calculator("sevennet", d3="zero", model=model)
         pts = []
@@ -189,11 +191,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if v0
             else f"{name}: no minimum inside the scan"
         )
-    out["versions"] = package_versions(("gpaw", "ase", "sevenn", "lis-dft"))
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=2))
-    tmp.replace(args.out)
+    _write(args.out, out)
     return out
+
+
+def _write(path: Path, out: dict[str, Any]) -> None:
+    """The JSON, with the package versions, written atomically."""
+    from lis_dft.fileio import atomic_write_text
+
+    out["versions"] = package_versions(("gpaw", "ase", "sevenn", "lis-dft"))
+    atomic_write_text(path, json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
