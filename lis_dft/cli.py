@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lis_dft.dft_workflows.calculators import DEFAULT_CALCULATOR
+from lis_dft.dft_workflows.calculators import DEFAULT_CALCULATOR, model_help
 from lis_dft.errors import LisDftError, ParameterError
 from lis_dft.system import parse_species
 
@@ -87,9 +87,7 @@ Miller = Annotated[
 Model = Annotated[
     str | None,
     typer.Option(
-        help="Model of the calculator: sevennet lis-dft-mf-0-ft5 (default), lis-dft-mf-0-ft4, "
-        "lis-dft-mf-0-ft2, lis-dft-mf-0-ft, 7net-mf-0, 7net-0 or 7net-l3i5; "
-        "chgnet 0.3.0 (default) or r2scan; or the path of fine-tuned weights.",
+        help=model_help(),
     ),
 ]
 Vacuum = Annotated[float, typer.Option(help="Vacuum between slab images, Å.", min=1.0)]

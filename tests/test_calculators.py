@@ -160,6 +160,18 @@ def test_bare_sevennet_is_the_shipped_default():
         assert abs(energies[None] - energies[other]) > 1e-4
 
 
+def test_model_help_lists_every_model_with_the_default_first():
+    """--model's help comes from the registry: a newly shipped model is listed, no edit."""
+    from lis_dft.dft_workflows.calculators import BACKENDS, DEFAULT_SEVENNET_MODEL, model_help
+
+    text = model_help()
+    assert f"sevennet {DEFAULT_SEVENNET_MODEL} (default), " in text
+    assert "chgnet 0.3.0 (default), r2scan;" in text
+    for model in BACKENDS["sevennet"].models:
+        assert model in text
+    assert "morse" not in text and "gfn2" not in text  # no choice to make there
+
+
 def test_sevennet_calculators_share_the_model_but_not_their_results():
     """NEB images run in threads: each image's calculator must keep its own results."""
     pytest.importorskip("sevenn")

@@ -442,6 +442,18 @@ BACKENDS: dict[str, Backend] = {
 CALCULATORS = tuple(BACKENDS)
 
 
+def model_help() -> str:
+    """The ``--model`` help: every backend with a model choice, its default first."""
+    parts = []
+    for backend in BACKENDS.values():
+        if len(backend.models) < 2 or not backend.model_is_path:
+            continue
+        names = sorted(backend.models, key=lambda m: m != backend.default_model)
+        names[0] += " (default)"
+        parts.append(f"{backend.name} {', '.join(names)}")
+    return f"Model of the calculator: {'; '.join(parts)}; or the path of fine-tuned weights."
+
+
 def _timed_calculate(self: Calculator, *args: Any, **kwargs: Any) -> None:
     start = time.perf_counter()
     try:
