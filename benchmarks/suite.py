@@ -430,7 +430,7 @@ def _torch_threads() -> int | None:
 
 # --------------------------------------------------------------------------- report
 #: the fresh ``lis-dft run`` of the current default potential (section 7 reads its barriers)
-DEFAULT_RUN = HERE / "default_run_ft5"
+DEFAULT_RUN = HERE / "default_run_ft6"
 
 
 def _barriers_section() -> list[str]:
