@@ -449,7 +449,8 @@ def model_help() -> str:
         if len(backend.models) < 2 or not backend.model_is_path:
             continue
         names = sorted(backend.models, key=lambda m: m != backend.default_model)
-        names[0] += " (default)"
+        if names[0] == backend.default_model:
+            names[0] += " (default)"
         parts.append(f"{backend.name} {', '.join(names)}")
     return f"Model of the calculator: {'; '.join(parts)}; or the path of fine-tuned weights."
 
