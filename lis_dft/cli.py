@@ -1069,6 +1069,40 @@ def reference_build(
     typer.echo(f"{len(frames)} configurations ({kinds}) written to {path}")
 
 
+@reference_app.command("pairs")
+@friendly_errors
+def reference_pairs(
+    placement: Annotated[
+        list[str],
+        typer.Option(help="AdsorbateSiteFinder placement (top_Li-flat-r45, ...). Repeatable."),
+    ],
+    adsorbate: RelaxedAdsorbate,
+    out: ReferenceDir = None,
+    generator: Annotated[
+        str, typer.Option(help="Potential that proposes the relaxed geometries.")
+    ] = "chgnet",
+) -> None:
+    """Add frozen- and free-slab relaxations of an adsorbate at more placements."""
+    from lis_dft.dft_workflows.reference_set import (
+        CONFIGURATIONS,
+        DEFAULT_DIR,
+        _append_atomic,
+        placement_frames,
+    )
+    from lis_dft.dft_workflows.runner import preflight
+
+    out = out or DEFAULT_DIR
+    preflight(generator, {"Li", "S", "I"})
+    frames = placement_frames(out, adsorbate, placement, {"name": generator, "d3": "auto"})
+    for f in frames:
+        _append_atomic(out / CONFIGURATIONS, f.to_atoms())
+        typer.echo(f"{f.config_id}: adsorbate intact {f.intact}, surface intact {f.surface_intact}")
+    typer.echo(
+        f"{len(frames)} configurations added to {out / CONFIGURATIONS}; compute them with "
+        f"'lis-dft reference-set compute --only adslab/{adsorbate}/', then 'counterpoise'."
+    )
+
+
 @reference_app.command("compute")
 @friendly_errors
 def reference_compute(
@@ -1439,6 +1473,10 @@ def finetune(
         ),
     ] = None,
     threads: Annotated[int, typer.Option(help="torch threads.", min=1)] = 2,
+    seed: Annotated[
+        int,
+        typer.Option(help="Random seed of the weights' updates (batch order, term order)."),
+    ] = 1,
     max_minutes: Annotated[
         float | None, typer.Option(help="Start no new epoch after this many minutes.")
     ] = None,
@@ -1470,6 +1508,14 @@ def finetune(
         float,
         typer.Option(help="Extra weight of those E(V) terms (times --bulk-weight).", min=0.0),
     ] = 1.0,
+    deformation_weight: Annotated[
+        float,
+        typer.Option(
+            help="Extra weight of the slab and molecule deformation energies inside each "
+            "counterpoise-corrected E_A (times --difference-weight).",
+            min=0.0,
+        ),
+    ] = 1.0,
 ) -> None:
     """Fine-tune a SevenNet model on the DFT reference set (held-out families validate)."""
     from lis_dft.dft_workflows.calculators import _sevennet_modalities
@@ -1489,11 +1535,13 @@ def finetune(
         **({} if bulk_weight is None else {"bulk_weight": bulk_weight}),
         hold_out=tuple(hold_out) if hold_out else DEFAULT_HOLD_OUT,
         threads=threads,
+        seed=seed,
         schedule=schedule,
         keep=keep,
         average_from=average_from,
         ev_scans=ev_scans,
         ev_weight=ev_weight,
+        deformation_weight=deformation_weight,
     )
     result = run_finetune(reference or DEFAULT_DIR, out, settings, max_minutes, typer.echo)
     scores = result.record["held_out_scores"]

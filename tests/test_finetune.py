@@ -170,6 +170,9 @@ def test_deformation_terms_split_each_corrected_adsorption_energy():
         for t in terms
     ]
     assert values == pytest.approx([0.4, 0.2, 0.1])
+    assert {t.weight for t in terms} == {1.0}
+    weighted = ft.deformation_terms(labs, range(len(labs)), energies, weight=3.0)[1]
+    assert [t.weight for t in weighted] == [3.0, 3.0, 3.0]  # --deformation-weight
     # the fragments are the complex's own atoms, in its cell, outside the per-frame loss
     assert extra[0].atoms.positions == pytest.approx(frames[2].positions[:2])
     assert extra[1].atoms.get_chemical_symbols() == ["S"]
@@ -231,6 +234,8 @@ def test_settings_refuse_nonsense():
         ft.FinetuneSettings(keep="average", epochs=4, average_from=5)
     with pytest.raises(ParameterError, match="--ev-weight"):
         ft.FinetuneSettings(ev_weight=-1.0)
+    with pytest.raises(ParameterError, match="--deformation-weight"):
+        ft.FinetuneSettings(deformation_weight=-1.0)
 
 
 def test_running_mean_weighs_every_epoch_equally():

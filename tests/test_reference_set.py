@@ -174,3 +174,70 @@ def test_ev_scan_command_adds_the_scan_and_refuses_bad_input(tmp_path):
     assert len(read(tmp_path / "ev_scans" / "configurations.extxyz", ":")) == 7
     r = runner.invoke(app, ["reference-set", "ev-scan", "--phase", "LiI", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "not a molecular crystal" in r.output
+
+
+def _set_with_relaxed_slab(tmp_path):
+    """A set whose only configuration is the committed set's relaxed reduced slab."""
+    slab = next(
+        f for f in read(DEFAULT_DIR / CONFIGURATIONS, ":") if f.info["config_id"] == "slab/relaxed"
+    )
+    from ase.io import write
+
+    write(tmp_path / CONFIGURATIONS, slab, format="extxyz")
+    return slab
+
+
+def test_pairs_relax_more_placements_on_the_sets_own_slab(tmp_path):
+    from typer.testing import CliRunner
+
+    from lis_dft.cli import app
+
+    slab = _set_with_relaxed_slab(tmp_path)
+    runner = CliRunner()
+    args = ["reference-set", "pairs", "--out", str(tmp_path), "--generator", "mock"]
+    r = runner.invoke(app, [*args, "--adsorbate", "Li2S", "--placement", "top_Li-flat-r45"])
+    assert r.exit_code == 0, r.output
+    frames = {f.info["config_id"]: f for f in read(tmp_path / CONFIGURATIONS, ":")}
+    frozen = frames["adslab/Li2S/top_Li-flat-r45/frozen"]
+    free = frames["adslab/Li2S/top_Li-flat-r45/free"]
+    n = len(slab)
+    for f in (frozen, free):
+        assert f.info["family"] == "Li2S@LiI_100/top_Li"  # a training family, not held out
+        assert f.info["kind"] == "adslab" and f.info["n_slab"] == n
+        assert f.info["adsorbate"] == "Li2S" and "mock" in f.info["source"]
+        assert sorted(f.get_chemical_symbols()[n:]) == ["Li", "Li", "S"]
+    # frozen: the set's slab exactly; free: only the top two layers may have moved
+    assert np.allclose(frozen.positions[:n], slab.positions)
+    moved = np.linalg.norm(free.positions[:n] - slab.positions, axis=1) > 1e-6
+    assert moved.any()
+    z = slab.positions[:, 2]
+    assert z[moved].min() > np.median(z)  # never the bottom layers
+    # a second call adds nothing; the frames are not relaxed again
+    r = runner.invoke(app, [*args, "--adsorbate", "Li2S", "--placement", "top_Li-flat-r45"])
+    assert r.exit_code == 0 and "0 configurations added" in r.output
+    assert len(read(tmp_path / CONFIGURATIONS, ":")) == 3
+
+
+@pytest.mark.parametrize(
+    ("adsorbate", "placement", "match"),
+    [
+        ("Li2S", "top_Li-flat-r90", "AdsorbateSiteFinder makes top_Li-flat-r0"),
+        ("LiI", "top_Li-flat-r0", "not in the reference set"),
+    ],
+)
+def test_pairs_refuse_what_they_cannot_make(tmp_path, adsorbate, placement, match):
+    from typer.testing import CliRunner
+
+    from lis_dft.cli import app
+
+    runner = CliRunner()
+    args = ["reference-set", "pairs", "--out", str(tmp_path), "--generator", "mock"]
+    args += ["--adsorbate", adsorbate, "--placement", placement]
+    r = runner.invoke(app, args)  # no set at all
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2 and ("build' first" in said or match in said), said
+    _set_with_relaxed_slab(tmp_path)
+    before = (tmp_path / CONFIGURATIONS).read_bytes()
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2 and match in " ".join(r.output.split()), r.output
+    assert (tmp_path / CONFIGURATIONS).read_bytes() == before

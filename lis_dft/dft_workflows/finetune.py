@@ -94,6 +94,8 @@ class FinetuneSettings:
     #: train the slab and molecule deformation energies of the counterpoise-corrected
     #: complexes too (:func:`deformation_terms`)
     deformation: bool = True
+    #: extra weight of those deformation terms (on top of ``difference_weight``)
+    deformation_weight: float = 1.0
     #: learning rate over the epochs: ``constant``, or ``cosine`` (torch's
     #: CosineAnnealingLR through SevenNet's Trainer, from ``lr`` to 0 at the last epoch)
     schedule: str = "constant"
@@ -118,6 +120,10 @@ class FinetuneSettings:
             raise ParameterError(f"--bulk-weight must be >= 0, got {self.bulk_weight}.")
         if self.ev_weight < 0:
             raise ParameterError(f"--ev-weight must be >= 0, got {self.ev_weight}.")
+        if self.deformation_weight < 0:
+            raise ParameterError(
+                f"--deformation-weight must be >= 0, got {self.deformation_weight}."
+            )
         if self.difference_weight < 0:
             raise ParameterError(f"--difference-weight must be >= 0, got {self.difference_weight}.")
         if self.loss not in ("mse", "huber"):
@@ -532,7 +538,10 @@ def delithiation_terms(items: list[Label], train: range) -> list[DifferenceTerm]
 
 
 def deformation_terms(
-    items: list[Label], train: range, fragments: dict[str, dict[str, float]]
+    items: list[Label],
+    train: range,
+    fragments: dict[str, dict[str, float]],
+    weight: float = 1.0,
 ) -> tuple[list[Label], list[DifferenceTerm]]:
     """Slab and molecule deformation energies of the labelled training complexes.
 
@@ -553,6 +562,8 @@ def deformation_terms(
         Indices of ``items`` trained on.
     fragments
         config_id -> PBE energies (eV) ``slab_own`` and ``molecule_own`` of its fragments.
+    weight
+        Weight of each term (times ``difference_weight``).
 
     Returns
     -------
@@ -598,6 +609,7 @@ def deformation_terms(
                     f"{part} deformation {lab.config_id}",
                     (len(items) + len(extra) - 1, ref),
                     (1.0, -1.0),
+                    weight,
                 )
             )
     return extra, terms
@@ -760,7 +772,9 @@ def train(
             items, range(len(train_items)), settings.bulk_weight, settings.ev_weight
         )
         if settings.deformation:
-            extra, deformations = deformation_terms(items, range(len(train_items)), fragments or {})
+            extra, deformations = deformation_terms(
+                items, range(len(train_items)), fragments or {}, settings.deformation_weight
+            )
             terms += deformations
     items = items + extra
     targets = [shifted(lab, offsets) for lab in items]

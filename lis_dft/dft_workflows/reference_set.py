@@ -141,14 +141,11 @@ def build_frames(
     steps: int = 300,
 ) -> list[Frame]:
     """Make every configuration of the reference set (see the module docstring)."""
-    from lis_dft.analysis.energetics import adsorbate_integrity
     from lis_dft.dft_workflows.calculators import build_calculator, resolve_d3
-    from lis_dft.dft_workflows.jobs import transplant
     from lis_dft.structures.adsorbates import adsorbate_placements
     from lis_dft.structures.bulk import build_bulk
     from lis_dft.structures.molecules import boxed, build_molecule
     from lis_dft.structures.slab import layer_indices, lii_100_slab
-    from lis_dft.structures.validation import surface_integrity
 
     generator = generator or {"name": "chgnet", "d3": "zero"}
     label = f"{generator['name']}+D3({resolve_d3(generator['name'], generator.get('d3', 'auto'))})"
@@ -208,36 +205,14 @@ def build_frames(
             warnings.simplefilter("ignore")
             placements = adsorbate_placements(slab, build_molecule(ads), ads)
         for p in _spread(placements, per_adsorbate):
-            moved = transplant(p.structure, relaxed, n_slab)
-            start = Structure(moved.lattice, moved.species, moved.frac_coords)
-            ads_idx = list(range(n_slab, len(start)))
-            family = f"{ads}@LiI_100/{p.site}"
-            variants = (
-                ("placement", start, "AdsorbateSiteFinder placement, unrelaxed"),
-                ("frozen", _relax(start, calc, ads_idx, fmax, steps), f"{label}, slab frozen"),
-                (
-                    "free",
-                    _relax(start, calc, ads_idx + top, fmax, steps),
-                    f"{label}, top 2 layers free",
-                ),
-            )
-            for tag, s, source in variants:
-                intact, _ = adsorbate_integrity(s, n_slab, ads)
-                surf = surface_integrity(relaxed, s, n_slab).intact
-                frames.append(
-                    Frame(
-                        f"adslab/{ads}/{p.config_id}/{tag}",
-                        family,
-                        "adslab",
-                        s,
-                        source,
-                        ads,
-                        n_slab,
-                        intact,
-                        surf,
-                    )
-                )
-                if ads == "S8" and intact is False and tag != "placement":
+            for frame in _placement_frames(ads, p, relaxed, top, calc, label, fmax, steps):
+                frames.append(frame)
+                if (
+                    ads == "S8"
+                    and frame.intact is False
+                    and not frame.config_id.endswith("/placement")
+                ):
+                    s = frame.structure
                     mol = Structure(s.lattice, s.species[n_slab:], s.frac_coords[n_slab:])
                     opened.append(mol)
     for k, mol in enumerate(opened[:2]):
@@ -255,6 +230,128 @@ def build_frames(
             )
         )
     return frames
+
+
+def _placement_frames(
+    ads: str,
+    placement: Any,
+    relaxed: Structure,
+    top: list[int],
+    calc: Any,
+    label: str,
+    fmax: float,
+    steps: int,
+    variants: tuple[str, ...] = ("placement", "frozen", "free"),
+) -> list[Frame]:
+    """One AdsorbateSiteFinder placement on the relaxed slab: as placed, and relaxed.
+
+    ``frozen`` relaxes the adsorbate on the fixed slab, ``free`` the adsorbate and the
+    ``top`` slab atoms; each frame carries the adsorbate's and the surface's integrity.
+    """
+    from lis_dft.analysis.energetics import adsorbate_integrity
+    from lis_dft.dft_workflows.jobs import transplant
+    from lis_dft.structures.validation import surface_integrity
+
+    n_slab = len(relaxed)
+    moved = transplant(placement.structure, relaxed, n_slab)
+    start = Structure(moved.lattice, moved.species, moved.frac_coords)
+    ads_idx = list(range(n_slab, len(start)))
+    make = {
+        "placement": lambda: (start, "AdsorbateSiteFinder placement, unrelaxed"),
+        "frozen": lambda: (_relax(start, calc, ads_idx, fmax, steps), f"{label}, slab frozen"),
+        "free": lambda: (
+            _relax(start, calc, ads_idx + top, fmax, steps),
+            f"{label}, top 2 layers free",
+        ),
+    }
+    out = []
+    for tag in variants:
+        s, source = make[tag]()
+        intact, _ = adsorbate_integrity(s, n_slab, ads)
+        out.append(
+            Frame(
+                f"adslab/{ads}/{placement.config_id}/{tag}",
+                f"{ads}@LiI_100/{placement.site}",
+                "adslab",
+                s,
+                source,
+                ads,
+                n_slab,
+                intact,
+                surface_integrity(relaxed, s, n_slab).intact,
+            )
+        )
+    return out
+
+
+def placement_frames(
+    reference_dir: Path,
+    adsorbate: str,
+    placements: list[str],
+    generator: dict[str, Any] | None = None,
+    fmax: float = 0.05,
+    steps: int = 300,
+) -> list[Frame]:
+    """Frozen- and free-slab relaxations at more placements of a built set.
+
+    ``lis-dft reference-set build`` relaxes each adsorbate at ``--per-adsorbate``
+    placements; this adds named ones (``top_Li-flat-r45`` ...) on the same relaxed slab
+    (the set's ``slab/relaxed``), with the same generating potential, so the pairs train
+    what the surface's relaxation under an adsorbate is worth (docs/methods.md). Returns
+    the frames not yet in ``configurations.extxyz``; nothing is written.
+
+    Raises
+    ------
+    ParameterError
+        No built set, an unknown adsorbate, or a placement AdsorbateSiteFinder does not
+        make (the message lists the ones it does).
+
+    """
+    from lis_dft.dft_workflows.calculators import build_calculator, resolve_d3
+    from lis_dft.structures.adsorbates import adsorbate_placements
+    from lis_dft.structures.molecules import build_molecule
+    from lis_dft.structures.slab import layer_indices, lii_100_slab
+
+    reference_dir = Path(reference_dir)
+    if adsorbate not in ADSORBATES:
+        raise ParameterError(
+            f"Adsorbate {adsorbate!r} is not in the reference set; use one of "
+            f"{', '.join(ADSORBATES)}."
+        )
+    existing = {f.info["config_id"]: f for f in read_frames(reference_dir / CONFIGURATIONS)}
+    if "slab/relaxed" not in existing:
+        raise ParameterError(
+            f"No slab/relaxed in {reference_dir / CONFIGURATIONS}: run 'lis-dft "
+            "reference-set build' first."
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        slab = lii_100_slab(supercell=(2, 2, 2), vacuum=15.0, fixed_layers=2)
+        made = {
+            p.config_id: p for p in adsorbate_placements(slab, build_molecule(adsorbate), adsorbate)
+        }
+    unknown = [p for p in placements if p not in made]
+    if unknown:
+        raise ParameterError(
+            f"No {adsorbate} placement {', '.join(unknown)} on LiI(100); AdsorbateSiteFinder "
+            f"makes {', '.join(made)}."
+        )
+    relaxed = AseAtomsAdaptor.get_structure(existing["slab/relaxed"])
+    ideal = Structure(slab.lattice, slab.species, slab.frac_coords)
+    top = [i for layer in layer_indices(ideal)[-2:] for i in layer]
+    generator = generator or {"name": "chgnet", "d3": "zero"}
+    label = f"{generator['name']}+D3({resolve_d3(generator['name'], generator.get('d3', 'auto'))})"
+    calc = build_calculator(**generator)
+    out = []
+    for pid in placements:
+        todo = tuple(
+            tag for tag in ("frozen", "free") if f"adslab/{adsorbate}/{pid}/{tag}" not in existing
+        )
+        if todo:
+            out += _placement_frames(
+                adsorbate, made[pid], relaxed, top, calc, label, fmax, steps, todo
+            )
+    return out
 
 
 def _spread(placements: list[Any], n: int) -> list[Any]:
