@@ -578,3 +578,40 @@ def test_dft_hours_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
         main([str(tmp_path / "nothere"), "--calculator", "mock", "--out", str(out)])
     assert exc.value.code == 2 and not out.exists()
     assert "give the folder of a finished 'lis-dft run'" in capsys.readouterr().err
+
+
+def test_slab_deformation_scores_the_terms_fine_tuning_trains(tmp_path):
+    from ase.calculators.calculator import Calculator, all_changes
+
+    from benchmarks import slab_deformation as sd
+    from lis_dft.dft_workflows.finetune import DEFAULT_HOLD_OUT
+
+    pairs, points = sd.deformation_points(sd.REFERENCE_DIR, DEFAULT_HOLD_OUT)
+    by_id = {p["config_id"]: p for p in points}
+    held = by_id["adslab/Li2S2/bridge_I-Li-flat-r0/free"]
+    assert held["held_out"] and held["dft_eV"] == pytest.approx(0.485, abs=1e-3)
+    assert not by_id["adslab/Li2S2/top_Li-flat-r0/free"]["held_out"]
+    assert "adslab/Li2S2/top_Li-flat-r0/frozen" not in by_id  # its slab is the clean one
+
+    class Height(Calculator):
+        """E = sum of z (eV): a deformation is priced by how far atoms moved up."""
+
+        implemented_properties = ("energy",)
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            self.results = {"energy": float(atoms.positions[:, 2].sum())}
+
+    res = sd.score(Height(), pairs, points)
+    for (deformed, clean), p in zip(pairs, res["points"], strict=True):
+        lift = deformed.positions[:, 2].sum() - clean.positions[:, 2].sum()
+        assert p["potential_eV"] == pytest.approx(lift)
+        assert p["error_eV"] == pytest.approx(lift - p["dft_eV"])
+    n_held = sum(p["held_out"] for p in points)
+    assert res["held_out"]["n"] == n_held and res["training"]["n"] == len(points) - n_held
+    assert res["training"]["mae_eV"] >= abs(res["training"]["mean_error_eV"])
+    with pytest.raises(SystemExit, match="NAME=PATH"):
+        sd.main(["--attempt", "ft9", "--out", str(tmp_path / "x.json")])
+    with pytest.raises(SystemExit, match="no model"):
+        sd.main(["--potential", "7net-nope", "--out", str(tmp_path / "x.json")])
+    assert not (tmp_path / "x.json").exists()

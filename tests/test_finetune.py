@@ -424,3 +424,26 @@ def test_data_hash_covers_the_plane_wave_scans(tmp_path):
     write(tmp_path / "ev_scans" / REFERENCE, [_frame("ev/S/v1.000", "bulk/S", "ev_scan", "S4", -2)])
     assert set(ft.data_hash(tmp_path)) == {REFERENCE, f"ev_scans/{REFERENCE}"}
     assert set(ft.data_hash(tmp_path, ev_scans=False)) == {REFERENCE}  # --no-ev-scans
+
+
+def test_finetune_command_passes_its_options_into_the_settings(tmp_path, monkeypatch):
+    pytest.importorskip("sevenn")
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from lis_dft.cli import app
+
+    seen = {}
+
+    def fake(reference, out, settings, max_minutes, log):
+        seen["settings"] = settings
+        return SimpleNamespace(record={"held_out_scores": {}, "kept": "last"}, model_path=out)
+
+    monkeypatch.setattr(ft, "finetune", fake)
+    args = ["finetune", "--out", str(tmp_path), "--seed", "3", "--deformation-weight", "2.5"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert seen["settings"].seed == 3 and seen["settings"].deformation_weight == 2.5
+    r = CliRunner().invoke(app, ["finetune", "--out", str(tmp_path), "--deformation-weight", "-1"])
+    assert r.exit_code == 2
