@@ -134,6 +134,15 @@ def _relax(
     return Structure(final.lattice, final.species, final.frac_coords)
 
 
+def _generating_potential(generator: dict[str, Any] | None) -> tuple[Any, str]:
+    """The calculator that proposes geometries (default CHGNet + D3(zero)) and its label."""
+    from lis_dft.dft_workflows.calculators import build_calculator, resolve_d3
+
+    generator = generator or {"name": "chgnet", "d3": "zero"}
+    d3 = resolve_d3(generator["name"], generator.get("d3", "auto"))
+    return build_calculator(**generator), f"{generator['name']}+D3({d3})"
+
+
 def build_frames(
     generator: dict[str, Any] | None = None,
     per_adsorbate: int = 5,
@@ -141,15 +150,12 @@ def build_frames(
     steps: int = 300,
 ) -> list[Frame]:
     """Make every configuration of the reference set (see the module docstring)."""
-    from lis_dft.dft_workflows.calculators import build_calculator, resolve_d3
     from lis_dft.structures.adsorbates import adsorbate_placements
     from lis_dft.structures.bulk import build_bulk
     from lis_dft.structures.molecules import boxed, build_molecule
     from lis_dft.structures.slab import layer_indices, lii_100_slab
 
-    generator = generator or {"name": "chgnet", "d3": "zero"}
-    label = f"{generator['name']}+D3({resolve_d3(generator['name'], generator.get('d3', 'auto'))})"
-    calc = build_calculator(**generator)
+    calc, label = _generating_potential(generator)
     frames: list[Frame] = []
     for name in ("Li", "S", "Li2S", "Li2S2", "LiI"):
         base = build_bulk(name)
@@ -307,7 +313,6 @@ def placement_frames(
         make (the message lists the ones it does).
 
     """
-    from lis_dft.dft_workflows.calculators import build_calculator, resolve_d3
     from lis_dft.structures.adsorbates import adsorbate_placements
     from lis_dft.structures.molecules import build_molecule
     from lis_dft.structures.slab import layer_indices, lii_100_slab
@@ -339,9 +344,7 @@ def placement_frames(
     relaxed = AseAtomsAdaptor.get_structure(existing["slab/relaxed"])
     ideal = Structure(slab.lattice, slab.species, slab.frac_coords)
     top = [i for layer in layer_indices(ideal)[-2:] for i in layer]
-    generator = generator or {"name": "chgnet", "d3": "zero"}
-    label = f"{generator['name']}+D3({resolve_d3(generator['name'], generator.get('d3', 'auto'))})"
-    calc = build_calculator(**generator)
+    calc, label = _generating_potential(generator)
     out = []
     for pid in placements:
         todo = tuple(
