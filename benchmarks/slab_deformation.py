@@ -104,6 +104,14 @@ def score(calc: Any, pairs: list[Any], points: list[dict[str, Any]]) -> dict[str
     }
 
 
+def _shown(path: Path) -> str:
+    """The path relative to the repository when inside it (no machine paths in the JSON)."""
+    try:
+        return str(Path(path).resolve().relative_to(HERE.parent))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     from lis_dft.dft_workflows.calculators import build_calculator, check_model
     from lis_dft.dft_workflows.finetune import DEFAULT_HOLD_OUT
@@ -135,11 +143,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "what": "slab deformation energy E(slab as in the complex) - E(clean slab), bare "
         "potential against GPAW PBE (counterpoise own-basis fragments), eV",
-        "reference": str(args.reference),
+        "reference": _shown(args.reference),
         "hold_out": list(hold_out),
-        "potentials": {},
     }
     old = json.loads(args.out.read_text()) if args.out.exists() else {}
+    # earlier potentials stay, re-scored ones are replaced
     out["potentials"] = {k: v for k, v in old.get("potentials", {}).items() if k not in models}
     for name, model in models.items():
         calc = build_calculator("sevennet", d3="none", model=model)
