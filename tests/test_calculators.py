@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -329,6 +330,32 @@ def test_torch_gets_the_free_cores(monkeypatch):
             threads.set_torch_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def test_gpaw_blas_gets_the_free_cores(monkeypatch):
+    """Every BLAS copy in a GPAW process (GPAW's, numpy's, scipy's) is limited; a told one is not."""
+    pytest.importorskip("gpaw")
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from lis_dft.dft_workflows import threads
+
+    for env in threads.BLAS_ENVS:
+        monkeypatch.delenv(env, raising=False)
+    monkeypatch.setenv(threads.ENV, "1")
+    try:
+        choice = threads.set_blas_threads()
+        assert choice == {"threads": 1, "other_busy_cores": None, "source": threads.ENV}
+        blas = threadpoolctl.threadpool_info()
+        assert "gpaw.cgpaw" in sys.modules or "_gpaw" in sys.modules  # GPAW's own BLAS
+        assert {lib["num_threads"] for lib in blas if lib["user_api"] == "blas"} == {1}
+        monkeypatch.delenv(threads.ENV)
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+        assert threads.set_blas_threads()["source"] == "OPENBLAS_NUM_THREADS"
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+        picked = threads.set_blas_threads()
+        assert picked["source"] == "free cores"
+        assert 1 <= picked["threads"] <= threads.available_cores()
+    finally:
+        threadpoolctl.threadpool_limits(limits=threads.available_cores(), user_api="blas")
 
 
 def _spin(stop):

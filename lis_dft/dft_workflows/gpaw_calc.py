@@ -232,4 +232,7 @@ def gpaw_calculator(
     kw["spinpol"] = bool(spin)
     if ghosts:
         kw["setups"] = {int(i): "ghost" for i in ghosts}
+    from lis_dft.dft_workflows.threads import set_blas_threads
+
+    set_blas_threads()  # BLAS gets the free cores: two workers' spinning threads cost 5x
     return GPAW(**kw)

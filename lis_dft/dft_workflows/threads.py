@@ -1,4 +1,4 @@
-"""How many threads the potential's torch gets: the cores nothing else is keeping busy.
+"""How many threads torch and GPAW's BLAS get: the cores nothing else is keeping busy.
 
 torch starts one intra-op thread per core. On a machine of its own that is right; with a
 neighbour (another user, a second study, a GPAW job) its threads wait for each other at
@@ -18,6 +18,16 @@ gives torch the others, at least one. The count is taken again at most once a mi
 (a long run notices a neighbour that arrives or leaves). ``LIS_DFT_THREADS=N`` fixes it;
 with ``OMP_NUM_THREADS`` set, torch's own choice is left alone. The last choice is in
 every run's provenance (``torch_threads``).
+
+GPAW's LCAO single points spend their time in BLAS and LAPACK (three OpenBLAS copies in
+one process: GPAW's own, numpy's and scipy's), each of which also starts one thread per
+core and spins while it waits. Two GPAW workers on 2 cores then run four spinning threads,
+and a 68-atom fragment that takes 158 s with one BLAS thread per worker took 885 s
+(counterpoise fragments of the reference set, 2026-12-06, docs/methods.md). So
+:func:`set_blas_threads` gives a GPAW process's BLAS the free cores by the same count,
+each time a GPAW calculator is made (a calculation lasts minutes); ``LIS_DFT_THREADS``
+fixes it, and with ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``
+set the libraries' own choice is left alone.
 """
 
 from __future__ import annotations
@@ -67,6 +77,51 @@ def choose_threads(cores: int, busy: float) -> int:
     return max(1, min(cores, cores - round(busy)))
 
 
+#: Environment variables by which the user has already told BLAS how many threads to use.
+BLAS_ENVS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _env_threads() -> int:
+    """``LIS_DFT_THREADS`` as a whole number of at least one."""
+    try:
+        return max(1, int(os.environ[ENV]))
+    except ValueError as exc:
+        from lis_dft.errors import ParameterError
+
+        raise ParameterError(f"{ENV} must be a whole number, got {os.environ[ENV]!r}.") from exc
+
+
+def set_blas_threads() -> dict[str, Any]:
+    """Give the BLAS libraries of this process the free cores (before a GPAW calculation).
+
+    Loads GPAW's C extension and scipy's LAPACK first, so that their OpenBLAS copies are
+    among the libraries limited (``threadpoolctl``; one loaded later would keep its
+    default). Returns the choice (``threads``, ``other_busy_cores``, ``source``).
+    """
+    from threadpoolctl import threadpool_limits
+
+    try:  # GPAW's own BLAS: loaded with its C extension, not with ``import gpaw``
+        import gpaw.cgpaw  # noqa: F401
+    except ImportError:  # pragma: no cover - GPAW before 25.1
+        import _gpaw  # noqa: F401
+    import scipy.linalg  # noqa: F401
+
+    told = next((e for e in BLAS_ENVS if os.environ.get(e)), None)
+    if os.environ.get(ENV):
+        choice = {"threads": _env_threads(), "other_busy_cores": None, "source": ENV}
+    elif told:
+        return {"threads": None, "other_busy_cores": None, "source": told}
+    else:
+        busy = other_busy_cores()
+        choice = {
+            "threads": choose_threads(available_cores(), busy),
+            "other_busy_cores": round(busy, 2),
+            "source": "free cores",
+        }
+    threadpool_limits(limits=choice["threads"], user_api="blas")
+    return choice
+
+
 def set_torch_threads() -> dict[str, Any]:
     """Give torch the free cores (or ``LIS_DFT_THREADS``); a no-op under OMP_NUM_THREADS.
 
@@ -79,13 +134,7 @@ def set_torch_threads() -> dict[str, Any]:
     import torch
 
     if os.environ.get(ENV):
-        try:
-            n = max(1, int(os.environ[ENV]))
-        except ValueError as exc:
-            from lis_dft.errors import ParameterError
-
-            raise ParameterError(f"{ENV} must be a whole number, got {os.environ[ENV]!r}.") from exc
-        choice = {"threads": n, "other_busy_cores": None, "source": ENV}
+        choice = {"threads": _env_threads(), "other_busy_cores": None, "source": ENV}
     elif os.environ.get("OMP_NUM_THREADS"):
         choice = {
             "threads": torch.get_num_threads(),
