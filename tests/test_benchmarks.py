@@ -615,3 +615,36 @@ def test_slab_deformation_scores_the_terms_fine_tuning_trains(tmp_path):
     with pytest.raises(SystemExit, match="no model"):
         sd.main(["--potential", "7net-nope", "--out", str(tmp_path / "x.json")])
     assert not (tmp_path / "x.json").exists()
+
+
+def test_gpaw_threads_recomputes_a_reference_frame(tmp_path):
+    """The benchmark's worker reproduces the set's own GPAW energy; bad input stops early."""
+    pytest.importorskip("gpaw")
+    from ase.io import write
+
+    from benchmarks import gpaw_threads as gt
+    from lis_dft.dft_workflows.reference_set import read_frames
+
+    src = gt.HERE / "dft_reference" / "reference.extxyz"
+    lii = next(a for a in read_frames(src) if a.info["config_id"] == "bulk/LiI/a1.00")
+    ref = tmp_path / "set"
+    ref.mkdir()
+    write(ref / "reference.extxyz", lii, format="extxyz")
+    out = tmp_path / "threads.json"
+    gt.main(
+        ["--config", "bulk/LiI/a1.00", "--case", "1x1", "--reference", str(ref), "--out", str(out)]
+    )
+    case = json.loads(out.read_text())["cases"]["1x1"]
+    assert case["energies_eV"][0] == pytest.approx(lii.info["energy_pbe"], abs=1e-3)
+    assert (
+        case["blas_choice"]["threads"] == 1 and case["blas_choice"]["source"] == "LIS_DFT_THREADS"
+    )
+    bad = tmp_path / "bad.json"
+    for argv, message in (
+        (["--case", "2by1"], "PROCESSESxTHREADS"),
+        (["--case", "0x1"], "at least one"),
+        (["--config", "bulk/nothere"], "No frame"),
+    ):
+        with pytest.raises(SystemExit, match=message):
+            gt.main([*argv, "--reference", str(ref), "--out", str(bad)])
+    assert not bad.exists()
