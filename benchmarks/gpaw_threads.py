@@ -5,8 +5,8 @@ core and spins while it waits. This benchmark computes the same reference-set fr
 (GPAW PBE, the set's own settings) as ``P`` processes side by side with ``T`` BLAS
 threads each, for P, T in {1, 2}, and records each process's wall time and energy
 (the energies must agree: threads change the speed, not the number). lis-dft's GPAW
-calculators give BLAS the free cores (``lis_dft.dft_workflows.threads.set_blas_threads``);
-this measures what that choice is worth. Run it on an otherwise idle machine.
+calculators give BLAS one thread (``lis_dft.dft_workflows.threads.set_blas_threads``)
+because of what this measures. Run it on an otherwise idle machine.
 
     python -m benchmarks.gpaw_threads [--config ID] [--case 2x1 ...]
 

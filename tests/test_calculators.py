@@ -332,28 +332,34 @@ def test_torch_gets_the_free_cores(monkeypatch):
         torch.set_num_threads(before)
 
 
-def test_gpaw_blas_gets_the_free_cores(monkeypatch):
+def test_gpaw_gets_one_blas_thread_unless_told(monkeypatch):
     """Every BLAS copy in a GPAW process (GPAW's, numpy's, scipy's) is limited; a told one is not."""
     pytest.importorskip("gpaw")
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from lis_dft.dft_workflows import threads
 
+    def blas_threads():
+        return {
+            lib["num_threads"]
+            for lib in threadpoolctl.threadpool_info()
+            if lib["user_api"] == "blas"
+        }
+
     for env in threads.BLAS_ENVS:
         monkeypatch.delenv(env, raising=False)
-    monkeypatch.setenv(threads.ENV, "1")
+    monkeypatch.delenv(threads.ENV, raising=False)
     try:
-        choice = threads.set_blas_threads()
-        assert choice == {"threads": 1, "other_busy_cores": None, "source": threads.ENV}
-        blas = threadpoolctl.threadpool_info()
+        threadpoolctl.threadpool_limits(limits=2, user_api="blas")
+        assert threads.set_blas_threads() == {"threads": 1, "source": "one per GPAW process"}
         assert "gpaw.cgpaw" in sys.modules or "_gpaw" in sys.modules  # GPAW's own BLAS
-        assert {lib["num_threads"] for lib in blas if lib["user_api"] == "blas"} == {1}
+        assert blas_threads() == {1}
+        monkeypatch.setenv(threads.ENV, "2")
+        assert threads.set_blas_threads() == {"threads": 2, "source": threads.ENV}
+        assert blas_threads() == {2}
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
         monkeypatch.delenv(threads.ENV)
-        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
         assert threads.set_blas_threads()["source"] == "OPENBLAS_NUM_THREADS"
-        monkeypatch.delenv("OPENBLAS_NUM_THREADS")
-        picked = threads.set_blas_threads()
-        assert picked["source"] == "free cores"
-        assert 1 <= picked["threads"] <= threads.available_cores()
+        assert blas_threads() == {2}  # left alone
     finally:
         threadpoolctl.threadpool_limits(limits=threads.available_cores(), user_api="blas")
 

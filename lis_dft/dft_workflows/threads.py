@@ -1,4 +1,4 @@
-"""How many threads torch and GPAW's BLAS get: the cores nothing else is keeping busy.
+"""How many threads torch gets (the cores nothing else is keeping busy) and GPAW's BLAS (one).
 
 torch starts one intra-op thread per core. On a machine of its own that is right; with a
 neighbour (another user, a second study, a GPAW job) its threads wait for each other at
@@ -20,14 +20,16 @@ with ``OMP_NUM_THREADS`` set, torch's own choice is left alone. The last choice 
 every run's provenance (``torch_threads``).
 
 GPAW's LCAO single points spend their time in BLAS and LAPACK (three OpenBLAS copies in
-one process: GPAW's own, numpy's and scipy's), each of which also starts one thread per
-core and spins while it waits. Two GPAW workers on 2 cores then run four spinning threads,
-and a 68-atom fragment that takes 158 s with one BLAS thread per worker took 885 s
-(counterpoise fragments of the reference set, 2026-12-06, docs/methods.md). So
-:func:`set_blas_threads` gives a GPAW process's BLAS the free cores by the same count,
-each time a GPAW calculator is made (a calculation lasts minutes); ``LIS_DFT_THREADS``
-fixes it, and with ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS``
-set the libraries' own choice is left alone.
+one process: GPAW's own, numpy's and scipy's), each of which starts one thread per core
+and spins while it waits. Measured on a 68-atom reference frame, 2 cores
+(``python -m benchmarks.gpaw_threads``, ``benchmarks/gpaw_threads.json``): one process
+takes 160 s with one BLAS thread and 161 s with two; two processes side by side take
+160 s each with one thread each and 315 s each with two (counterpoise workers left at
+the libraries' defaults took 842-1108 s for such fragments instead of 158-165 s). So
+:func:`set_blas_threads` gives a GPAW process one BLAS thread, each time a GPAW
+calculator is made; ``LIS_DFT_THREADS`` sets another count, and with
+``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` set the libraries'
+own choice is left alone. Use the cores with more processes (workers, or MPI ranks).
 """
 
 from __future__ import annotations
@@ -92,11 +94,11 @@ def _env_threads() -> int:
 
 
 def set_blas_threads() -> dict[str, Any]:
-    """Give the BLAS libraries of this process the free cores (before a GPAW calculation).
+    """One BLAS thread for this process (or ``LIS_DFT_THREADS``), before a GPAW calculation.
 
     Loads GPAW's C extension and scipy's LAPACK first, so that their OpenBLAS copies are
     among the libraries limited (``threadpoolctl``; one loaded later would keep its
-    default). Returns the choice (``threads``, ``other_busy_cores``, ``source``).
+    default). Returns the choice (``threads``, ``source``).
     """
     from threadpoolctl import threadpool_limits
 
@@ -108,16 +110,11 @@ def set_blas_threads() -> dict[str, Any]:
 
     told = next((e for e in BLAS_ENVS if os.environ.get(e)), None)
     if os.environ.get(ENV):
-        choice = {"threads": _env_threads(), "other_busy_cores": None, "source": ENV}
+        choice = {"threads": _env_threads(), "source": ENV}
     elif told:
-        return {"threads": None, "other_busy_cores": None, "source": told}
+        return {"threads": None, "source": told}
     else:
-        busy = other_busy_cores()
-        choice = {
-            "threads": choose_threads(available_cores(), busy),
-            "other_busy_cores": round(busy, 2),
-            "source": "free cores",
-        }
+        choice = {"threads": 1, "source": "one per GPAW process"}
     threadpool_limits(limits=choice["threads"], user_api="blas")
     return choice
 
