@@ -430,7 +430,7 @@ def _torch_threads() -> int | None:
 
 # --------------------------------------------------------------------------- report
 #: the fresh ``lis-dft run`` of the current default potential (section 7 reads its barriers)
-DEFAULT_RUN = HERE / "default_run_ft6"
+DEFAULT_RUN = HERE / "default_run_ft7"
 
 
 def _barriers_section() -> list[str]:
@@ -455,7 +455,8 @@ def _barriers_section() -> list[str]:
         "## 7. Delithiation barriers of the default run",
         "",
         f"`lis-dft run` (its barrier stage) on `benchmarks/{run.name}`, "
-        f"{res['calculator']['model']}; surface paths on the reduced model "
+        f"{res['calculator']['model']} (the model's description as the run recorded it); "
+        "surface paths on the reduced model "
         "(docs/methods.md). DFT columns: `lis-dft verify` single points on the same IS/TS/FS "
         "(raw LCAO).",
         "",
@@ -849,6 +850,44 @@ def _neb_comparison_lines() -> list[str]:
     return [*lines, ""]
 
 
+def _gpaw_threads_section() -> list[str]:
+    """Section 12 from ``gpaw_threads.json`` (``python -m benchmarks.gpaw_threads``)."""
+    path = HERE / "gpaw_threads.json"
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text())
+    cases = doc.get("cases") or {}
+    if not cases:
+        return []
+    lines = [
+        "## 12. GPAW's BLAS threads",
+        "",
+        f"`python -m benchmarks.gpaw_threads` ({doc.get('cores', '?')} cores, nothing else "
+        f"running; `gpaw_threads.json`): the reference frame `{doc['config']}` (GPAW LCAO dzp "
+        "PBE, the set's settings) as P processes side by side with T BLAS threads each "
+        "(threadpoolctl over GPAW's, numpy's and scipy's OpenBLAS).",
+        "",
+        "| processes × BLAS threads | seconds per point | points per hour | energies (eV) |",
+        "|---|---|---|---|",
+    ]
+    for case in cases.values():
+        secs = case["seconds_per_point"]
+        each = " each" if case["processes"] > 1 else ""
+        energies = ", ".join(f"{e:.6f}" for e in case["energies_eV"])
+        lines.append(
+            f"| {case['processes']} × {case['blas_threads']} | {statistics.mean(secs):.0f}{each} "
+            f"| {case['points_per_hour']:.1f} | {energies} |"
+        )
+    lines += [
+        "",
+        "lis-dft gives every GPAW calculator one BLAS thread "
+        "(`lis_dft/dft_workflows/threads.py`); the cores go to more workers (docs/methods.md, "
+        '"Threads").',
+        "",
+    ]
+    return lines
+
+
 def _potentials_section() -> list[str]:
     """Section 6 from benchmarks/potentials/comparison.json (``lis-dft potentials compare``)."""
     from lis_dft.dft_workflows.potential_comparison import (
@@ -866,7 +905,7 @@ def _potentials_section() -> list[str]:
         "## 6. Offline potentials against the DFT reference set",
         "",
         f"`lis-dft potentials compare` ({result['reference']['n_frames']} GPAW PBE + D3(zero) "
-        "frames; full tables in `benchmarks/potentials/COMPARISON.md`, numbers in "
+        f"frames, {(result.get('provenance') or {}).get('created_utc', '')[:10]}; full tables in `benchmarks/potentials/COMPARISON.md`, numbers in "
         "`comparison.json`). Rows best first: adsorbates with DFT's lowest configuration, then "
         "the sound-frame E_A error. E_A errors are against raw LCAO dzp, which itself "
         "overbinds by 0.7–1.1 eV (docs/methods.md).",
@@ -1036,6 +1075,7 @@ def to_markdown(res: dict[str, Any]) -> str:
     lines += _budget_section()
     lines += _scale_section()
     lines += _dft_hours_section()
+    lines += _gpaw_threads_section()
     lines += ["## Package versions", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in res["packages"].items()]
     return "\n".join(lines) + "\n"
