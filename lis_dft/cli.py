@@ -1516,10 +1516,22 @@ def finetune(
             min=0.0,
         ),
     ] = 1.0,
+    term_weight: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME-PATTERN=FACTOR: the training differences whose names match the glob "
+            "weigh FACTOR times more (repeatable; names as the training log lists them), "
+            "e.g. 'E(V) bulk/LiI/*=3'."
+        ),
+    ] = None,
 ) -> None:
     """Fine-tune a SevenNet model on the DFT reference set (held-out families validate)."""
     from lis_dft.dft_workflows.calculators import _sevennet_modalities
-    from lis_dft.dft_workflows.finetune import DEFAULT_HOLD_OUT, FinetuneSettings
+    from lis_dft.dft_workflows.finetune import (
+        DEFAULT_HOLD_OUT,
+        FinetuneSettings,
+        parse_term_weight,
+    )
     from lis_dft.dft_workflows.finetune import finetune as run_finetune
     from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
 
@@ -1542,6 +1554,7 @@ def finetune(
         ev_scans=ev_scans,
         ev_weight=ev_weight,
         deformation_weight=deformation_weight,
+        term_weights=tuple(parse_term_weight(t) for t in term_weight or ()),
     )
     result = run_finetune(reference or DEFAULT_DIR, out, settings, max_minutes, typer.echo)
     scores = result.record["held_out_scores"]

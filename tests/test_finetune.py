@@ -236,6 +236,42 @@ def test_settings_refuse_nonsense():
         ft.FinetuneSettings(ev_weight=-1.0)
     with pytest.raises(ParameterError, match="--deformation-weight"):
         ft.FinetuneSettings(deformation_weight=-1.0)
+    with pytest.raises(ParameterError, match="--term-weight"):
+        ft.FinetuneSettings(term_weights=(("E(V) *", -2.0),))
+
+
+def test_term_weights_multiply_the_differences_they_name():
+    frames = [
+        _frame("bulk/Li/a1.00", "bulk/Li", "bulk", "Li2", -3.8),
+        _frame("bulk/LiI/a1.00", "bulk/LiI", "bulk", "LiI", -6.0),
+        _frame("bulk/LiI/a0.98", "bulk/LiI", "bulk", "LiI", -5.9),
+        _frame("bulk/LiI/a1.02", "bulk/LiI", "bulk", "LiI", -5.95),
+        _frame("bulk/Li2S/a1.00", "bulk/Li2S", "bulk", "Li2S", -8.0),
+        _frame("bulk/Li2S/a0.98", "bulk/Li2S", "bulk", "Li2S", -7.9),
+    ]
+    labs = ft.labels(frames, {})
+    terms = ft.difference_terms(labs, range(len(labs)), bulk_weight=3.0)
+    out = {t.name: t.weight for t in ft.reweighted(terms, (("E(V) bulk/LiI/*", 2.0),))}
+    assert out == {
+        "E(V) bulk/LiI/a0.98": 6.0,
+        "E(V) bulk/LiI/a1.02": 6.0,
+        "E(V) bulk/Li2S/a0.98": 3.0,  # other phases untouched
+    }
+    # rules compose; the other fields of a term are kept
+    both = ft.reweighted(terms, (("E(V) *", 2.0), ("*LiI/a0.98", 0.5)))
+    assert {t.name: t.weight for t in both}["E(V) bulk/LiI/a0.98"] == 3.0
+    assert [t.frames for t in both] == [t.frames for t in terms]
+    # a pattern that names nothing is refused, with the names it could have meant
+    with pytest.raises(ParameterError, match=r"matches no training difference.*E\(V\) bulk"):
+        ft.reweighted(terms, (("E(V) bulk/LiBr/*", 3.0),))
+
+
+def test_term_weight_text_parses_or_says_what_it_expected():
+    assert ft.parse_term_weight("E(V) bulk/LiI/*=3") == ("E(V) bulk/LiI/*", 3.0)
+    assert ft.parse_term_weight("a=b=0.5") == ("a=b", 0.5)  # the last '=' splits
+    for bad in ("E(V) bulk/LiI/*", "=3", "E(V)=three"):
+        with pytest.raises(ParameterError, match="NAME-PATTERN=FACTOR"):
+            ft.parse_term_weight(bad)
 
 
 def test_running_mean_weighs_every_epoch_equally():
@@ -364,6 +400,19 @@ def test_one_real_epoch_writes_a_loadable_model_with_provenance(tmp_path):
         ft.ship(tmp_path / "nothing", "x", models_dir=models)
 
 
+def test_a_term_weight_that_names_nothing_stops_finetune_before_it_writes(tmp_path):
+    pytest.importorskip("sevenn")
+    keep = {"bulk/Li/a1.00", "bulk/LiI/a1.00", "bulk/LiI/a0.98", "molecule/I2"}
+    ref, _ = _reference_subset(tmp_path, keep)
+    out = tmp_path / "out"
+    bad = ft.FinetuneSettings(
+        epochs=1, hold_out=("molecule/I2",), term_weights=(("E(V) bulk/LiBr/*", 3.0),)
+    )
+    with pytest.raises(ParameterError, match=r"LiBr.*matches no training difference"):
+        ft.finetune(ref, out, bad, log=lambda *_: None)
+    assert not out.exists()
+
+
 def test_keep_average_writes_and_scores_the_mean_of_the_epochs(tmp_path):
     pytest.importorskip("sevenn")
     import torch
@@ -442,8 +491,12 @@ def test_finetune_command_passes_its_options_into_the_settings(tmp_path, monkeyp
 
     monkeypatch.setattr(ft, "finetune", fake)
     args = ["finetune", "--out", str(tmp_path), "--seed", "3", "--deformation-weight", "2.5"]
+    args += ["--term-weight", "E(V) bulk/LiI/*=3", "--term-weight", "E_A *=0.5"]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     assert seen["settings"].seed == 3 and seen["settings"].deformation_weight == 2.5
+    assert seen["settings"].term_weights == (("E(V) bulk/LiI/*", 3.0), ("E_A *", 0.5))
+    r = CliRunner().invoke(app, ["finetune", "--out", str(tmp_path), "--term-weight", "LiI"])
+    assert r.exit_code != 0 and "NAME-PATTERN=FACTOR" in r.output
     r = CliRunner().invoke(app, ["finetune", "--out", str(tmp_path), "--deformation-weight", "-1"])
     assert r.exit_code == 2

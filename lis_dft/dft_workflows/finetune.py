@@ -46,7 +46,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,10 @@ class FinetuneSettings:
     ev_scans: bool = True
     #: extra weight of those E(V) terms (on top of ``bulk_weight``)
     ev_weight: float = 1.0
+    #: (glob, factor) pairs: every training difference whose name matches the glob
+    #: (``fnmatch``, e.g. ``"E(V) bulk/LiI/*"``) weighs ``factor`` times more
+    #: (:func:`reweighted`; the names are those the training log lists)
+    term_weights: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -124,6 +129,12 @@ class FinetuneSettings:
             raise ParameterError(
                 f"--deformation-weight must be >= 0, got {self.deformation_weight}."
             )
+        for glob, factor in self.term_weights:
+            if not glob.strip() or factor < 0:
+                raise ParameterError(
+                    f"--term-weight {glob}={factor}: needs a non-empty name pattern and a "
+                    "factor >= 0, e.g. --term-weight 'E(V) bulk/LiI/*=3'."
+                )
         if self.difference_weight < 0:
             raise ParameterError(f"--difference-weight must be >= 0, got {self.difference_weight}.")
         if self.loss not in ("mse", "huber"):
@@ -626,6 +637,76 @@ def fragment_energies(reference_dir: Path) -> dict[str, dict[str, float]]:
     }
 
 
+def parse_term_weight(text: str) -> tuple[str, float]:
+    """``"GLOB=FACTOR"`` (``--term-weight``) as ``(glob, factor)``; ParameterError if not."""
+    glob, sep, factor = text.rpartition("=")
+    try:
+        value = float(factor)
+    except ValueError:
+        value = None
+    if not sep or not glob.strip() or value is None:
+        raise ParameterError(
+            f"--term-weight {text!r}: expected NAME-PATTERN=FACTOR, e.g. "
+            "--term-weight 'E(V) bulk/LiI/*=3' (the names are those the training log lists)."
+        )
+    return glob, value
+
+
+def reweighted(
+    terms: list[DifferenceTerm], rules: tuple[tuple[str, float], ...]
+) -> list[DifferenceTerm]:
+    """``terms`` with each weight times the factor of every rule whose glob matches its name.
+
+    A rule that matches no term is a ParameterError (a mistyped pattern would otherwise
+    train the recipe it meant to change, silently).
+    """
+    for glob, _ in rules:
+        if not any(fnmatchcase(t.name, glob) for t in terms):
+            kinds: dict[str, str] = {}
+            for t in terms:
+                kinds.setdefault(t.name.rsplit(" ", 1)[0], t.name)
+            raise ParameterError(
+                f"--term-weight {glob!r} matches no training difference. One name of each "
+                "kind: "
+                + "; ".join(kinds[k] for k in sorted(kinds))
+                + " (the training log lists every name)."
+            )
+    out = []
+    for t in terms:
+        factor = 1.0
+        for glob, f in rules:
+            if fnmatchcase(t.name, glob):
+                factor *= f
+        out.append(replace(t, weight=t.weight * factor) if factor != 1.0 else t)
+    return out
+
+
+def training_terms(
+    settings: FinetuneSettings,
+    train_items: list[Label],
+    held_items: list[Label],
+    fragments: dict[str, dict[str, float]],
+) -> tuple[list[Label], list[DifferenceTerm]]:
+    """The energy differences trained, and the extra (fragment) frames they need.
+
+    :func:`difference_terms` and, with ``settings.deformation``, :func:`deformation_terms`
+    over the training items (indices ``0 .. len(train_items)``), weighted by
+    ``settings.term_weights`` (:func:`reweighted`).
+    """
+    if not settings.difference_weight:
+        return [], []
+    items = train_items + held_items
+    train = range(len(train_items))
+    terms = difference_terms(items, train, settings.bulk_weight, settings.ev_weight)
+    extra: list[Label] = []
+    if settings.deformation:
+        extra, deformations = deformation_terms(
+            items, train, fragments, settings.deformation_weight
+        )
+        terms += deformations
+    return extra, reweighted(terms, settings.term_weights)
+
+
 def _difference_epoch(
     trainer: Any,
     batches: list[Any],
@@ -765,18 +846,8 @@ def train(
     held_loader = DataLoader(
         _graphs(held_items, offsets, cutoff, settings.modal), batch_size=settings.batch_size
     )
-    items = train_items + held_items
-    terms, extra = [], []
-    if settings.difference_weight:
-        terms = difference_terms(
-            items, range(len(train_items)), settings.bulk_weight, settings.ev_weight
-        )
-        if settings.deformation:
-            extra, deformations = deformation_terms(
-                items, range(len(train_items)), fragments or {}, settings.deformation_weight
-            )
-            terms += deformations
-    items = items + extra
+    extra, terms = training_terms(settings, train_items, held_items, fragments or {})
+    items = train_items + held_items + extra
     targets = [shifted(lab, offsets) for lab in items]
     term_batches = [
         next(
@@ -992,11 +1063,11 @@ def finetune(
     ev_scans = read_frames(reference_dir / EV_DIR / REFERENCE) if settings.ev_scans else []
     # bad --hold-out: nothing written
     train_frames, held_frames = split(frames + ev_scans, settings.hold_out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     # the labels are fixed when training starts: a resumed run trains on the same data
     # even if counterpoise.json has grown since (held-out scoring uses the newest)
     data_path = out_dir / "training_data.json"
-    if data_path.exists():
+    resumed = data_path.exists()
+    if resumed:
         training_data = json.loads(data_path.read_text())
     else:
         training_data = {
@@ -1004,9 +1075,13 @@ def finetune(
             "bsse_eV": reference_counterpoise.corrections(reference_dir),
             "fragments_eV": fragment_energies(reference_dir),
         }
-        atomic_write_text(data_path, json.dumps(training_data, indent=1))
     bsse = training_data["bsse_eV"]
     train_items, held_items = labels(train_frames, bsse), labels(held_frames, bsse)
+    # bad --term-weight: nothing written
+    training_terms(settings, train_items, held_items, training_data.get("fragments_eV", {}))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not resumed:
+        atomic_write_text(data_path, json.dumps(training_data, indent=1))
     offsets_path = out_dir / "offsets.json"
     if offsets_path.exists():  # resuming: the same scale as before
         offsets = json.loads(offsets_path.read_text())
