@@ -127,6 +127,49 @@ def test_adsorption_energy_picks_lowest_relaxed(record):
     assert ea["S8"]["eV"] == pytest.approx(-0.6)
 
 
+def test_near_degenerate_configurations_report_the_first_placement():
+    def cfg(cid, energy):
+        return {"id": cid, "relaxed": True, "energy": energy, "intact": True}
+
+    # 3 meV apart: degenerate, the first placement is reported whichever is lower
+    tied = [cfg("hollow-flat-r0", -100.000), cfg("hollow-flat-r45", -100.003)]
+    assert en.best_config(tied)["id"] == "hollow-flat-r0"
+    assert en.best_config(tied[::-1])["id"] == "hollow-flat-r45"  # order, not energy
+    assert [c["id"] for c in en.degenerate_configs(tied)] == ["hollow-flat-r0", "hollow-flat-r45"]
+    # beyond the tolerance the lowest wins, and nothing is degenerate with it
+    apart = [cfg("top_Li", -100.0), cfg("hollow", -100.0 - 2 * en.DEGENERATE_EV)]
+    assert en.best_config(apart)["id"] == "hollow"
+    assert en.best_config(tied, tolerance=0.0)["id"] == "hollow-flat-r45"
+    # an unsound configuration is never degenerate with a sound one
+    broken = [{**cfg("torn", -100.005), "surface_intact": False}, cfg("ok", -100.0)]
+    assert [c["id"] for c in en.degenerate_configs(broken)] == ["ok"]
+
+
+def test_results_list_the_configurations_degenerate_with_the_reported_one(record):
+    assert en.adsorption_energies(record)["Li2S"]["degenerate_configs"] == []
+    a, b = record["adsorbates"]["Li2S"]["configs"][:2]
+    b["energy"] = a["energy"] - en.DEGENERATE_EV / 2  # b now 5 meV below a
+    ea = en.adsorption_energies(record)["Li2S"]
+    assert ea["best_config"] == "a" and ea["degenerate_configs"] == ["b"]
+    assert ea["eV"] == pytest.approx(-1.5)  # the reported configuration's own E_A
+
+
+def test_report_names_the_degenerate_configurations():
+    import json
+    from pathlib import Path
+
+    from lis_dft.analysis.report import render_report
+
+    run = Path(__file__).parents[1] / "benchmarks" / "default_run_ft7" / "results.json"
+    results = json.loads(run.read_text())
+    li2s2 = results["adsorption_energies"]["Li2S2"]
+    li2s2["best_config"], li2s2["degenerate_configs"] = "hollow-flat-r0", ["hollow-flat-r45"]
+    text = render_report(results, {})
+    assert "| hollow-flat-r0 (degenerate within 0.01 eV: hollow-flat-r45) |" in text
+    li2s2["degenerate_configs"] = []
+    assert "degenerate within" not in render_report(results, {})
+
+
 def test_vacuum_and_surface_formation(record):
     mu = en.chemical_potentials(record)
     vac = en.molecule_formation_energies(record, mu)

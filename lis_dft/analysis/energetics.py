@@ -30,6 +30,10 @@ Definitions (also written to results.json)
   whose slab reconstructed under the adsorbate (a slab atom moved > 1 Å or pulled out
   of the net, ``surface_intact`` false) is reported only when no relaxed configuration
   kept the surface intact, and is flagged (``best_config_surface_intact`` false).
+  Configurations within :data:`DEGENERATE_EV` of that lowest one are degenerate: the
+  first of them in placement order is reported, the others are listed
+  (``degenerate_configs``), so that a repeated run reports the same configuration (and
+  starts its barrier paths from it) although relaxations end a few meV apart.
 - Oxidation landscape (per S atom, Li removed to Li metal, i.e. at 0 V vs Li+/Li):
   g(X) = E_f(X)/n_S(X) for each species of the ladder (most Li per S first: Li2S,
   Li2S2, ..., S8) in each environment; step energies dE = [g(next) - g(previous)] /
@@ -58,6 +62,11 @@ from lis_dft.system import (
 
 #: The paper's path; a record's own path follows from its species (:func:`study_path`).
 OXIDATION_PATH = oxidation_path(DEFAULT_SPECIES)
+#: Relaxed configurations of one adsorbate within this many eV of the lowest are
+#: degenerate for the study (:func:`best_config`): below the potentials' E_A accuracy
+#: against DFT (0.03-0.07 eV, docs/methods.md) and above the spread of repeated
+#: relaxations of one placement (up to 0.005 eV measured, benchmarks/budget.json).
+DEGENERATE_EV = 0.01
 
 
 def formula_unit(name: str) -> str:
@@ -81,7 +90,11 @@ DEFINITIONS = {
     "formation_energy_bulk": "E_f = [E(bulk) - sum_i n_i mu_i] / n_fu (eV/f.u.) or / N_atoms (eV/atom)",
     "formation_energy_vacuum": "E_f^vac = [E(isolated molecule) - sum_i n_i mu_i] / N_atoms",
     "formation_energy_surface": "E_f^surf = [E(slab+A) - E(slab) - sum_i n_i mu_i] / N_atoms(A), slab = the catalyst surface (LiI(100) in the paper)",
-    "adsorption_energy": "E_A = E(slab+A) - [E(slab) + E(A)], lowest relaxed configuration with A intact and the surface intact (flagged otherwise)",
+    "adsorption_energy": (
+        "E_A = E(slab+A) - [E(slab) + E(A)], lowest relaxed configuration with A intact and "
+        "the surface intact (flagged otherwise); of configurations within "
+        f"{DEGENERATE_EV} eV of it, the first placement (the others: degenerate_configs)"
+    ),
     "landscape": (
         "per S atom at 0 V vs Li+/Li: g(X) = E_f(X)/n_S(X) for each species of the ladder "
         "(Li2S, Li2S2, ..., S8, most Li per S first); "
@@ -181,18 +194,43 @@ def adsorbate_integrity(
     )
 
 
-def best_config(configs: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _pool(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The relaxed configurations :func:`best_config` chooses from, in their order."""
+    relaxed = [c for c in configs if c.get("relaxed") and c.get("energy") is not None]
+    intact = [c for c in relaxed if c.get("intact") is not False]
+    whole = [c for c in intact if c.get("surface_intact") is not False]
+    return whole or intact or relaxed
+
+
+def degenerate_configs(
+    configs: list[dict[str, Any]], tolerance: float = DEGENERATE_EV
+) -> list[dict[str, Any]]:
+    """The configurations of :func:`best_config`'s pool within ``tolerance`` (eV) of its lowest.
+
+    In the order of ``configs`` (the placement order, fixed by the slab and adsorbate).
+    """
+    pool = _pool(configs)
+    if not pool:
+        return []
+    lowest = min(c["energy"] for c in pool)
+    return [c for c in pool if c["energy"] <= lowest + tolerance]
+
+
+def best_config(
+    configs: list[dict[str, Any]], tolerance: float = DEGENERATE_EV
+) -> dict[str, Any] | None:
     """The relaxed configuration with the lowest total energy, intact ones first.
 
     Preference: adsorbate intact *and* surface intact; else adsorbate intact; else any
     relaxed configuration. Whatever is chosen carries its flags (``intact``,
-    ``surface_intact``) into results, so a compromised minimum is never silent.
+    ``surface_intact``) into results, so a compromised minimum is never silent. Of
+    configurations within ``tolerance`` (eV) of the lowest, the first in ``configs``'
+    order is chosen (:func:`degenerate_configs`): near-degenerate relaxations end a few
+    meV apart in an order that threads and load change, and the reported configuration
+    (and the barrier paths started from it) should not.
     """
-    relaxed = [c for c in configs if c.get("relaxed") and c.get("energy") is not None]
-    intact = [c for c in relaxed if c.get("intact") is not False]
-    whole = [c for c in intact if c.get("surface_intact") is not False]
-    pool = whole or intact or relaxed
-    return min(pool, key=lambda c: c["energy"]) if pool else None
+    tied = degenerate_configs(configs, tolerance)
+    return tied[0] if tied else None
 
 
 def annotate_integrity(record: dict[str, Any]) -> None:
@@ -271,6 +309,9 @@ def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out[ads] = {
             "eV": best["energy"] - e_slab - e_mol if best else None,
             "best_config": best["id"] if best else None,
+            "degenerate_configs": [
+                c["id"] for c in degenerate_configs(all_configs) if best and c is not best
+            ],
             "best_config_intact": best.get("intact") if best else None,
             "best_config_surface_intact": best.get("surface_intact") if best else None,
             "configs": configs,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lis_dft.analysis.energetics import DEGENERATE_EV
 from lis_dft.analysis.results import surface_label
 from lis_dft.analysis.sources import seeded_section
 from lis_dft.fileio import atomic_write_text
@@ -298,8 +299,12 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
     for ads, v in results["adsorption_energies"].items():
         n_relaxed = sum(1 for c in v["configs"] if c["relaxed"])
         dft = checks.get(ads, {}).get("verdict", "not run")
+        best = v["best_config"]
+        if v.get("degenerate_configs"):  # the first placement of them is reported
+            tied = ", ".join(v["degenerate_configs"])
+            best = f"{best} (degenerate within {DEGENERATE_EV} eV: {tied})"
         lines.append(
-            f"| {ads} | {_fmt(v['eV'])} | {v['best_config']} | {len(v['configs'])} | {n_relaxed} | "
+            f"| {ads} | {_fmt(v['eV'])} | {best} | {len(v['configs'])} | {n_relaxed} | "
             f"{_flag(v.get('best_config_intact'))} | {_flag(v.get('best_config_surface_intact'))} | {dft} |"
         )
     small = (results.get("settings") or {}).get("screen_slab") == "small"

@@ -5,7 +5,7 @@
 d3), ``settings``, ``references`` (per phase: energy_per_atom, volume_per_atom,
 lattice, converged), ``formation_energies`` (bulk; per compound: eV_per_atom,
 eV_per_fu), ``vacuum_formation_energies``, ``adsorption_energies`` (per adsorbate: eV,
-best_config, configs), ``surface_formation_energies`` (per compound: eV_per_atom),
+best_config, degenerate_configs, configs), ``surface_formation_energies`` (per compound: eV_per_atom),
 ``landscape`` (bulk, vacuum and the catalyst surface, e.g. LiI_100: states, steps,
 limiting step), ``catalyst`` (name, slab key, label, halogen reference), ``validation``,
 ``definitions``, ``timing``, ``provenance``. Added by later commands (kept when results
