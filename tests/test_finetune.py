@@ -241,14 +241,9 @@ def test_settings_refuse_nonsense():
 
 
 def test_term_weights_multiply_the_differences_they_name():
-    frames = [
-        _frame("bulk/Li/a1.00", "bulk/Li", "bulk", "Li2", -3.8),
-        _frame("bulk/LiI/a1.00", "bulk/LiI", "bulk", "LiI", -6.0),
-        _frame("bulk/LiI/a0.98", "bulk/LiI", "bulk", "LiI", -5.9),
-        _frame("bulk/LiI/a1.02", "bulk/LiI", "bulk", "LiI", -5.95),
-        _frame("bulk/Li2S/a1.00", "bulk/Li2S", "bulk", "Li2S", -8.0),
-        _frame("bulk/Li2S/a0.98", "bulk/Li2S", "bulk", "Li2S", -7.9),
-    ]
+    cells = [("Li", "1.00", -3.8), ("LiI", "1.00", -6.0), ("LiI", "0.98", -5.9)]
+    cells += [("LiI", "1.02", -5.95), ("Li2S", "1.00", -8.0), ("Li2S", "0.98", -7.9)]
+    frames = [_frame(f"bulk/{p}/a{a}", f"bulk/{p}", "bulk", p, e) for p, a, e in cells]
     labs = ft.labels(frames, {})
     terms = ft.difference_terms(labs, range(len(labs)), bulk_weight=3.0)
     out = {t.name: t.weight for t in ft.reweighted(terms, (("E(V) bulk/LiI/*", 2.0),))}
