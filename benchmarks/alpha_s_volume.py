@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         except CalculatorError as err:
             raise SystemExit(f"--potential: {err}") from None
     old = json.loads(args.out.read_text()) if args.out.exists() else {}
-    frames = read(EV_SET, ":")
+    # the alpha-S scan only: the folder also holds the uniform-strain scans (bulk_lattice)
+    frames = [a for a in read(EV_SET, ":") if a.info["config_id"].startswith("ev/S/")]
     if not frames:
         raise SystemExit(f"No plane-wave scan in {EV_SET}: run 'lis-dft reference-set ev-scan'.")
     ref = next(a for a in frames if a.info["config_id"].endswith("/v1.000"))

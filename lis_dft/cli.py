@@ -1242,18 +1242,28 @@ def reference_scan(
 @reference_app.command("ev-scan")
 @friendly_errors
 def reference_ev_scan(
-    phase: Annotated[str, typer.Option(help="Bulk phase, a molecular crystal (S: alpha-S).")] = "S",
+    phase: Annotated[
+        str, typer.Option(help="Bulk phase (S: alpha-S, rigid rings; LiI with --homogeneous).")
+    ] = "S",
     scale: Annotated[
         list[float] | None,
         typer.Option(help="Volume factor V / V(experiment), repeatable; must include 1.0."),
     ] = None,
     out: ReferenceDir = None,
+    homogeneous: Annotated[
+        bool,
+        typer.Option(
+            help="Uniform strain (every atom keeps its fractional coordinates) instead of "
+            "rigid molecules: the E(V) of a crystal without molecules (LiI, Li2S)."
+        ),
+    ] = False,
 ) -> None:
-    """Add a rigid-molecule E(V) scan (plane-wave set <reference>/ev_scans) of a molecular crystal."""
+    """Add an E(V) scan (plane-wave set <reference>/ev_scans): rigid molecules, or uniform strain."""
     from lis_dft.dft_workflows.reference_ev import SCALES, add_ev_scan
     from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
 
-    path, added = add_ev_scan(out or DEFAULT_DIR, phase, tuple(scale) if scale else SCALES)
+    scales = tuple(scale) if scale else SCALES
+    path, added = add_ev_scan(out or DEFAULT_DIR, phase, scales, homogeneous)
     typer.echo(
         f"{len(added)} configurations added to {path}; compute them in plane waves with "
         f"'lis-dft reference-set compute --out {path.parent} --mode pw'."

@@ -648,3 +648,24 @@ def test_gpaw_threads_recomputes_a_reference_frame(tmp_path):
         with pytest.raises(SystemExit, match=message):
             gt.main([*argv, "--reference", str(ref), "--out", str(bad)])
     assert not bad.exists()
+
+
+def test_bulk_lattice_fits_the_minimum_on_the_committed_plane_wave_scans():
+    import numpy as np
+    from ase.io import read
+
+    from benchmarks.bulk_lattice import EV_SET, lattice_scale, uniform_scans
+
+    # an equation of state with its minimum at 0.97 V_exp: a / a_exp = 0.97^(1/3)
+    v = np.linspace(0.91, 1.06, 6) * 50.0
+    e = 2.0 * (v / 48.5 - 1) ** 2
+    assert lattice_scale(list(v), list(e), 50.0) == pytest.approx(0.97 ** (1 / 3), abs=1e-3)
+    assert lattice_scale(list(v), list(-v), 50.0) is None  # no minimum inside the scan
+    scans = uniform_scans(read(EV_SET, ":"))
+    assert set(scans) == {"Li2S", "Li2S2", "LiI"}  # the rigid-ring alpha-S scan is not one
+    lii = scans["LiI"]
+    v_exp = next(a for a in lii if a.info["config_id"] == "ev/LiI/v1.000").get_volume()
+    scale = lattice_scale(
+        [a.get_volume() for a in lii], [a.get_potential_energy() for a in lii], v_exp
+    )
+    assert 6.0 * scale == pytest.approx(5.937, abs=0.002)  # GPAW PW PBE + D3(zero), 2026-12-06

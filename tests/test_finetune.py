@@ -461,6 +461,23 @@ def test_plane_wave_ev_scans_train_differences_within_the_scan_only():
     assert not ft.difference_terms(labs[2:], range(2))
 
 
+def test_a_plane_wave_scan_replaces_the_phases_lcao_strain_steps():
+    lcao = [("LiI", "1.00", -6.0), ("LiI", "0.98", -5.99), ("Li2S", "1.00", -8.0)]
+    lcao += [("Li2S", "0.98", -7.9)]
+    frames = [_frame(f"bulk/{p}/a{a}", f"bulk/{p}", "bulk", p, e) for p, a, e in lcao]
+    frames += [
+        _frame(f"ev/LiI/v{v}", "bulk/LiI", "ev_scan", "LiI", e)
+        for v, e in (("1.000", -6.20), ("0.970", -6.21))
+    ]
+    labs = ft.labels(frames, {})
+    names = {t.name for t in ft.difference_terms(labs, range(len(labs)))}
+    # LiI's volume comes from plane waves only; Li2S, without a scan, keeps its LCAO step
+    assert names == {"E(V) ev/LiI/v0.970", "E(V) bulk/Li2S/a0.98"}
+    # held-out scan frames are not training frames: LCAO's step stays
+    names = {t.name for t in ft.difference_terms(labs, range(len(lcao)))}
+    assert names == {"E(V) bulk/LiI/a0.98", "E(V) bulk/Li2S/a0.98"}
+
+
 def test_data_hash_covers_the_plane_wave_scans(tmp_path):
     write(tmp_path / REFERENCE, [_frame("bulk/S/a1.00", "bulk/S", "bulk", "S4", -16.4)])
     assert set(ft.data_hash(tmp_path)) == {REFERENCE}

@@ -173,7 +173,22 @@ def test_ev_scan_command_adds_the_scan_and_refuses_bad_input(tmp_path):
     assert "7 configurations added" in r.output and "--mode pw" in r.output
     assert len(read(tmp_path / "ev_scans" / "configurations.extxyz", ":")) == 7
     r = runner.invoke(app, ["reference-set", "ev-scan", "--phase", "LiI", "--out", str(tmp_path)])
-    assert r.exit_code == 2 and "not a molecular crystal" in r.output
+    assert (
+        r.exit_code == 2 and "not a molecular crystal" in r.output and "--homogeneous" in r.output
+    )
+    args = ["reference-set", "ev-scan", "--phase", "LiI", "--homogeneous", "--out", str(tmp_path)]
+    r = runner.invoke(app, [*args, "--scale", "0.97", "--scale", "1.0"])
+    assert r.exit_code == 0, r.output
+    lii = [
+        a
+        for a in read(tmp_path / "ev_scans" / "configurations.extxyz", ":")
+        if "LiI" in a.info["config_id"]
+    ]
+    assert [a.info["config_id"] for a in lii] == ["ev/LiI/v0.970", "ev/LiI/v1.000"]
+    assert lii[0].get_volume() == pytest.approx(0.97 * lii[1].get_volume())
+    # uniform strain: every atom keeps its fractional coordinates
+    assert np.allclose(lii[0].get_scaled_positions(), lii[1].get_scaled_positions())
+    assert "uniform strain" in lii[0].info["source"]
 
 
 def _set_with_relaxed_slab(tmp_path):

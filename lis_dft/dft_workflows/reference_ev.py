@@ -49,14 +49,22 @@ def ev_id(phase: str, factor: float) -> str:
     return f"ev/{phase}/v{factor:.3f}"
 
 
-def scan_frames(phase: str = "S", scales: tuple[float, ...] = SCALES) -> list[Frame]:
-    """The configurations of a rigid-molecule E(V) scan of ``phase`` (experimental cell).
+def scan_frames(
+    phase: str = "S", scales: tuple[float, ...] = SCALES, homogeneous: bool = False
+) -> list[Frame]:
+    """The configurations of an E(V) scan of ``phase`` (experimental cell).
+
+    Rigid-molecule scaling (molecular crystals), or with ``homogeneous`` every atom
+    keeping its fractional coordinates: uniform strain, the E(V) of a crystal without
+    molecules (LiI, Li2S; exact for their high-symmetry sites), whose plane-wave
+    minimum checks the LCAO ``bulk/<phase>/a*`` frames' lattice constant.
 
     Raises
     ------
     ParameterError
         Unknown phase, a factor that is not positive, no experimental-volume point
-        (the reference of every difference), or a phase that is not a molecular crystal.
+        (the reference of every difference), or (without ``homogeneous``) a phase that is
+        not a molecular crystal.
 
     """
     from lis_dft.structures.bulk import BULK_BUILDERS, rigid_molecule_scaled
@@ -70,32 +78,38 @@ def scan_frames(phase: str = "S", scales: tuple[float, ...] = SCALES) -> list[Fr
     base = BULK_BUILDERS[phase]()
     frames = []
     for f in sorted(set(scales)):
-        try:
-            s = rigid_molecule_scaled(base, f)
-        except ValueError as err:
-            raise ParameterError(
-                f"--phase {phase}: {err}; a rigid-molecule scan needs one."
-            ) from err
+        if homogeneous:
+            s = base.copy()
+            s.scale_lattice(base.volume * f)
+            how = "uniform strain"
+        else:
+            try:
+                s = rigid_molecule_scaled(base, f)
+            except ValueError as err:
+                raise ParameterError(
+                    f"--phase {phase}: {err}; a rigid-molecule scan needs one "
+                    "(--homogeneous scans a crystal without molecules by uniform strain)."
+                ) from err
+            how = "molecules rigid"
         frames.append(
             Frame(
-                ev_id(phase, f),
-                f"bulk/{phase}",
-                EV_KIND,
-                s,
-                f"experiment, molecules rigid, volume x{f:.3f}",
+                ev_id(phase, f), f"bulk/{phase}", EV_KIND, s, f"experiment, {how}, volume x{f:.3f}"
             )
         )
     return frames
 
 
 def add_ev_scan(
-    reference_dir: Path = DEFAULT_DIR, phase: str = "S", scales: tuple[float, ...] = SCALES
+    reference_dir: Path = DEFAULT_DIR,
+    phase: str = "S",
+    scales: tuple[float, ...] = SCALES,
+    homogeneous: bool = False,
 ) -> tuple[Path, list[str]]:
     """Add a scan's configurations to ``<reference_dir>/ev_scans`` (ids present are kept).
 
     Returns the configurations file and the ids added.
     """
-    frames = scan_frames(phase, scales)  # bad input: nothing written
+    frames = scan_frames(phase, scales, homogeneous)  # bad input: nothing written
     out = Path(reference_dir) / EV_DIR
     out.mkdir(parents=True, exist_ok=True)
     path = out / CONFIGURATIONS
