@@ -238,6 +238,8 @@ def test_settings_refuse_nonsense():
         ft.FinetuneSettings(deformation_weight=-1.0)
     with pytest.raises(ParameterError, match="--term-weight"):
         ft.FinetuneSettings(term_weights=(("E(V) *", -2.0),))
+    with pytest.raises(ParameterError, match="--difference-weight 0 trains none"):
+        ft.FinetuneSettings(term_weights=(("E(V) *", 2.0),), difference_weight=0.0)
 
 
 def test_term_weights_multiply_the_differences_they_name():

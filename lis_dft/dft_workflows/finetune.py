@@ -129,6 +129,10 @@ class FinetuneSettings:
             raise ParameterError(
                 f"--deformation-weight must be >= 0, got {self.deformation_weight}."
             )
+        if self.term_weights and not self.difference_weight:
+            raise ParameterError(
+                "--term-weight weighs energy differences, and --difference-weight 0 trains none."
+            )
         for glob, factor in self.term_weights:
             if not glob.strip() or factor < 0:
                 raise ParameterError(
