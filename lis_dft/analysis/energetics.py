@@ -194,12 +194,24 @@ def adsorbate_integrity(
     )
 
 
+def soundness(config: dict[str, Any]) -> int:
+    """:func:`best_config`'s preference class of a relaxed configuration (lower first).
+
+    0 adsorbate and surface intact, 1 adsorbate intact, 2 adsorbate broken (flags of
+    :func:`annotate_integrity`; a missing flag counts as intact).
+    """
+    if config.get("intact") is False:
+        return 2
+    return 1 if config.get("surface_intact") is False else 0
+
+
 def _pool(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The relaxed configurations :func:`best_config` chooses from, in their order."""
     relaxed = [c for c in configs if c.get("relaxed") and c.get("energy") is not None]
-    intact = [c for c in relaxed if c.get("intact") is not False]
-    whole = [c for c in intact if c.get("surface_intact") is not False]
-    return whole or intact or relaxed
+    if not relaxed:
+        return []
+    best = min(soundness(c) for c in relaxed)
+    return [c for c in relaxed if soundness(c) == best]
 
 
 def degenerate_configs(
@@ -305,13 +317,12 @@ def adsorption_energies(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "surface_integrity": c.get("surface_integrity"),
                 }
             )
-        best = best_config(all_configs)
+        tied = degenerate_configs(all_configs)  # best_config is tied[0]
+        best = tied[0] if tied else None
         out[ads] = {
             "eV": best["energy"] - e_slab - e_mol if best else None,
             "best_config": best["id"] if best else None,
-            "degenerate_configs": [
-                c["id"] for c in degenerate_configs(all_configs) if best and c is not best
-            ],
+            "degenerate_configs": [c["id"] for c in tied[1:]],
             "best_config_intact": best.get("intact") if best else None,
             "best_config_surface_intact": best.get("surface_intact") if best else None,
             "configs": configs,

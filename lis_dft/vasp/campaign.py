@@ -202,13 +202,10 @@ class SeedSummary:
 
 
 def _rank(config: dict[str, Any]) -> tuple[int, float]:
-    """The preference of :func:`lis_dft.analysis.energetics.best_config`, then energy.
+    """The preference of :func:`lis_dft.analysis.energetics.best_config`, then energy."""
+    from lis_dft.analysis.energetics import soundness
 
-    Adsorbate and surface intact first, then adsorbate intact, then the rest.
-    """
-    intact = config.get("intact") is not False
-    whole = intact and config.get("surface_intact") is not False
-    return (0 if whole else 1 if intact else 2, config["energy"])
+    return (soundness(config), config["energy"])
 
 
 def seeded_specs(
