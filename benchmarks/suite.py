@@ -888,6 +888,53 @@ def _gpaw_threads_section() -> list[str]:
     return lines
 
 
+def _bulk_lattice_section() -> list[str]:
+    """Section 13 from ``bulk_lattice.json`` (``python -m benchmarks.bulk_lattice``)."""
+    path = HERE / "bulk_lattice.json"
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text())
+    phases = doc.get("phases") or {}
+    if not phases:
+        return []
+    names = sorted(phases)
+    models = list(dict.fromkeys(m for ph in phases.values() for m in ph["potentials"]))
+    target = doc.get("target_pct", 1.0)
+
+    def cell(entry: dict[str, Any] | None) -> str:
+        if not entry:
+            return "–"
+        if entry.get("error_pct") is None:
+            return "no minimum in the scan"
+        err = entry["error_pct"]
+        return f"{err:+.2f} %" + ("" if abs(err) <= target else " (outside)")
+
+    lines = [
+        "## 13. Lattice constants against plane-wave PBE + D3",
+        "",
+        f"`python -m benchmarks.bulk_lattice` (`bulk_lattice.json`): {doc['what']}. "
+        f"DFT: {doc['hamiltonian']}. Target: within {target:g} % of plane-wave DFT "
+        '(docs/methods.md, "Lattice constants against plane waves").',
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        "| plane-wave PBE + D3, a / a_exp | "
+        + " | ".join(f"{phases[n]['dft_pw']:.4f}" for n in names)
+        + " |",
+        "| LCAO dzp PBE + D3 (the reference set's strained cells), a / a_exp | "
+        + " | ".join(
+            "–" if phases[n].get("dft_lcao") is None else f"{phases[n]['dft_lcao']:.4f}"
+            for n in names
+        )
+        + " |",
+    ]
+    for m in models:
+        lines.append(
+            f"| {m} | " + " | ".join(cell(phases[n]["potentials"].get(m)) for n in names) + " |"
+        )
+    return [*lines, ""]
+
+
 def _potentials_section() -> list[str]:
     """Section 6 from benchmarks/potentials/comparison.json (``lis-dft potentials compare``)."""
     from lis_dft.dft_workflows.potential_comparison import (
@@ -1076,6 +1123,7 @@ def to_markdown(res: dict[str, Any]) -> str:
     lines += _scale_section()
     lines += _dft_hours_section()
     lines += _gpaw_threads_section()
+    lines += _bulk_lattice_section()
     lines += ["## Package versions", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in res["packages"].items()]
     return "\n".join(lines) + "\n"

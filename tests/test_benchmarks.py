@@ -669,3 +669,34 @@ def test_bulk_lattice_fits_the_minimum_on_the_committed_plane_wave_scans():
         [a.get_volume() for a in lii], [a.get_potential_energy() for a in lii], v_exp
     )
     assert 6.0 * scale == pytest.approx(5.937, abs=0.002)  # GPAW PW PBE + D3(zero), 2026-12-06
+
+
+def test_bulk_lattice_section_flags_lattices_outside_the_target(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks import suite
+
+    doc = {
+        "what": "a / a_exp",
+        "hamiltonian": "PBE + D3",
+        "target_pct": 1.0,
+        "phases": {
+            "LiI": {
+                "dft_pw": 0.9895,
+                "dft_lcao": 0.9829,
+                "potentials": {"a + D3": {"error_pct": -1.41}, "b + D3": {"error_pct": 0.5}},
+            },
+            "Li2S": {
+                "dft_pw": 0.9863,
+                "dft_lcao": None,
+                "potentials": {"a + D3": {"scale": None, "error_pct": None}},
+            },
+        },
+    }
+    (tmp_path / "bulk_lattice.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(suite, "HERE", tmp_path)
+    text = "\n".join(suite._bulk_lattice_section())
+    assert "| | Li2S | LiI |" in text
+    assert "| a + D3 | no minimum in the scan | -1.41 % (outside) |" in text
+    assert "| b + D3 | – | +0.50 % |" in text  # not run on Li2S
+    assert "| 0.9863 | 0.9895 |" in text and "| – | 0.9829 |" in text
