@@ -1530,8 +1530,8 @@ def finetune(
         list[str] | None,
         typer.Option(
             help="NAME-PATTERN=FACTOR: the training differences whose names match the glob "
-            "weigh FACTOR times more (repeatable; names as the training log lists them), "
-            "e.g. 'E(V) bulk/LiI/*=3'."
+            "weigh FACTOR times more, 0 leaves them out (repeatable; names as the training "
+            "log lists them), e.g. 'E(V) bulk/LiI/*=3'."
         ),
     ] = None,
 ) -> None:

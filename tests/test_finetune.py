@@ -258,6 +258,9 @@ def test_term_weights_multiply_the_differences_they_name():
     both = ft.reweighted(terms, (("E(V) *", 2.0), ("*LiI/a0.98", 0.5)))
     assert {t.name: t.weight for t in both}["E(V) bulk/LiI/a0.98"] == 3.0
     assert [t.frames for t in both] == [t.frames for t in terms]
+    # a factor of 0 leaves the term out (Adam would still step a zero-weight term)
+    out = ft.reweighted(terms, (("E(V) bulk/LiI/*", 0.0),))
+    assert [t.name for t in out] == ["E(V) bulk/Li2S/a0.98"]
     # a pattern that names nothing is refused, with the names it could have meant
     with pytest.raises(ParameterError, match=r"matches no training difference.*E\(V\) bulk"):
         ft.reweighted(terms, (("E(V) bulk/LiBr/*", 3.0),))

@@ -667,7 +667,7 @@ def reweighted(
 ) -> list[DifferenceTerm]:
     """``terms`` with each weight times the factor of every rule whose glob matches its name.
 
-    A rule that matches no term is a ParameterError (a mistyped pattern would otherwise
+    A term whose factor is 0 is left out. A rule that matches no term is a ParameterError (a mistyped pattern would otherwise
     train the recipe it meant to change, silently).
     """
     for glob, _ in rules:
@@ -687,6 +687,10 @@ def reweighted(
         for glob, f in rules:
             if fnmatchcase(t.name, glob):
                 factor *= f
+        if factor == 0.0:
+            # dropped, not kept at weight 0: each term is an optimizer step, and Adam's
+            # step on a zero gradient still moves the weights along its momentum
+            continue
         out.append(replace(t, weight=t.weight * factor) if factor != 1.0 else t)
     return out
 
