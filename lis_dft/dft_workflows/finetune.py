@@ -667,8 +667,8 @@ def reweighted(
 ) -> list[DifferenceTerm]:
     """``terms`` with each weight times the factor of every rule whose glob matches its name.
 
-    A term whose factor is 0 is left out. A rule that matches no term is a ParameterError (a mistyped pattern would otherwise
-    train the recipe it meant to change, silently).
+    A term whose factor is 0 is left out. A rule that matches no term is a ParameterError
+    (a mistyped pattern would otherwise train the recipe it meant to change, silently).
     """
     for glob, _ in rules:
         if not any(fnmatchcase(t.name, glob) for t in terms):
