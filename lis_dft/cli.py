@@ -1534,6 +1534,14 @@ def finetune(
             "log lists them), e.g. 'E(V) bulk/LiI/*=3'."
         ),
     ] = None,
+    imported_catalyst: Annotated[
+        bool,
+        typer.Option(
+            help="Also train the surface excess and catalyst formation of runs imported "
+            "from 'verify' (off: their catalyst sits at the last potential's lattice, and "
+            "training it passes that lattice on; docs/methods.md)."
+        ),
+    ] = False,
 ) -> None:
     """Fine-tune a SevenNet model on the DFT reference set (held-out families validate)."""
     from lis_dft.dft_workflows.calculators import _sevennet_modalities
@@ -1565,6 +1573,7 @@ def finetune(
         ev_weight=ev_weight,
         deformation_weight=deformation_weight,
         term_weights=tuple(parse_term_weight(t) for t in term_weight or ()),
+        imported_catalyst=imported_catalyst,
     )
     result = run_finetune(reference or DEFAULT_DIR, out, settings, max_minutes, typer.echo)
     scores = result.record["held_out_scores"]

@@ -97,12 +97,38 @@ def test_frames_imported_from_a_run_pair_with_that_runs_slab_and_molecule():
     labs = ft.labels(frames, {f"{p}/adslab/S8/hollow-upright-r0": 0.4})
     assert ft.adsorption_triples(labs, range(len(labs))) == [(4, 2, 3)]
     terms = {t.name: t for t in ft.difference_terms(labs, range(len(labs)), bulk_weight=3.0)}
-    # the run's crystal against its own Li and Cl2; its slab against its own crystal
+    # the run's crystal against its own Li and Cl2 (the built set holds no LiCl)
     f = terms[f"formation {p}/bulk/LiCl"]
     assert f.frames == (8, 7, 5) and f.weight == 3.0  # Cl2, then Li
     assert f.coefficients == pytest.approx((1.5, -0.75, -1.5))
-    assert terms[f"surface {p}/slab"].frames == (2, 8)
     assert terms[f"E_A {p}/adslab/S8/hollow-upright-r0"].weight == 1.0
+    # its slab against its own crystal only when asked: that crystal is at the run's lattice
+    assert f"surface {p}/slab" not in terms
+    every = ft.difference_terms(labs, range(len(labs)), bulk_weight=3.0, imported_catalyst=True)
+    assert {t.name: t for t in every}[f"surface {p}/slab"].frames == (2, 8)
+
+
+def test_an_imported_catalyst_crystal_the_built_set_holds_is_not_trained_by_default():
+    """The feedback loop: a run's LiI crystal sits at its potential's lattice (docs/methods.md)."""
+    p = "verified/run"
+    frames = [
+        _frame("bulk/Li/a1.00", "bulk/Li", "bulk", "Li", -1.9),
+        _frame("bulk/S/a1.00", "bulk/S", "bulk", "S4", -16.4),
+        _frame("bulk/LiI/a1.00", "bulk/LiI", "bulk", "LiI", -6.0),
+        _frame("molecule/I2", "molecule/I2", "molecule", "I2", -3.0),
+        _frame("slab/relaxed", "slab", "slab", "Li4I4", -23.0),
+        _frame(f"{p}/bulk/Li", "bulk/Li", "bulk", "Li", -1.9),
+        _frame(f"{p}/bulk/S", "bulk/S", "bulk", "S", -4.0),
+        _frame(f"{p}/molecule/I2", "molecule/I2", "molecule", "I2", -3.1),
+        _frame(f"{p}/bulk/LiI", "bulk/LiI", "bulk", "LiI", -6.1),
+        _frame(f"{p}/slab", "slab/LiI_100", "slab", "Li4I4", -23.5),
+    ]
+    labs = ft.labels(frames, {})
+    kept = {t.name for t in ft.difference_terms(labs, range(len(labs)))}
+    assert {"formation bulk/LiI/a1.00", "surface slab/relaxed"} <= kept  # the built set's
+    assert not {f"formation {p}/bulk/LiI", f"surface {p}/slab"} & kept
+    every = {t.name for t in ft.difference_terms(labs, range(len(labs)), imported_catalyst=True)}
+    assert every - kept == {f"formation {p}/bulk/LiI", f"surface {p}/slab"}
 
 
 def test_difference_terms_are_the_studys_energy_differences():
