@@ -36,7 +36,13 @@ from lis_dft.provenance import package_versions
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "slab_deformation.json"
 REFERENCE_DIR = HERE / "dft_reference"
-DEFAULT_POTENTIALS = ("7net-mf-0", "lis-dft-mf-0-ft5", "lis-dft-mf-0-ft6", "lis-dft-mf-0-ft7")
+DEFAULT_POTENTIALS = (
+    "7net-mf-0",
+    "lis-dft-mf-0-ft5",
+    "lis-dft-mf-0-ft6",
+    "lis-dft-mf-0-ft7",
+    "lis-dft-mf-0-ft8",
+)
 
 
 def deformation_points(
