@@ -1419,18 +1419,19 @@ def potentials_record_checks(
     import json
 
     from lis_dft.errors import ParameterError
-    from lis_dft.models import shipped_models
+    from lis_dft.models import model_of_run
 
     results_path = run_dir / "results.json"
     if not results_path.is_file():
         raise ParameterError(f"{run_dir} has no results.json: give a 'lis-dft run' folder.")
     model_file = json.loads(results_path.read_text()).get("calculator", {}).get("model_file") or {}
-    name = model_file.get("shipped_model")
-    model = shipped_models().get(name) if name else None
+    model = model_of_run(model_file)
     if model is None:
+        name = model_file.get("shipped_model") or model_file.get("path") or "no model file"
         raise ParameterError(
-            f"{run_dir} was not run with a model shipped in lis_dft/models "
-            f"({name or 'no shipped model'}): only shipped models keep DFT checks."
+            f"{run_dir} was not run with a model shipped in lis_dft/models ({name}): only "
+            "shipped models, and runs of the fine-tune checkpoints they were shipped from, "
+            "keep DFT checks."
         )
     for c in model.record_dft_checks(run_dir):
         typer.echo(

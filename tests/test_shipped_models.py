@@ -159,3 +159,26 @@ def test_dft_checks_of_a_run_become_warnings_of_later_runs(tmp_path):
     (other / "results.json").write_text(json.dumps(results))
     with pytest.raises(ParameterError, match="not run with m"):
         model.record_dft_checks(other)
+    # a run of the fine-tune's own checkpoint, before it was shipped: the same model
+    checkpoint = {"path": "ft/model.pth", "bytes": 1, "sha256": rec["model_sha256"]}
+    results["calculator"]["model_file"] = checkpoint
+    (other / "results.json").write_text(json.dumps(results))
+    assert {c["run"] for c in model.record_dft_checks(other)} == {"other"}
+    results["calculator"]["model_file"] = {**checkpoint, "sha256": "0" * 64}
+    (other / "results.json").write_text(json.dumps(results))
+    with pytest.raises(ParameterError, match="not run with m"):
+        model.record_dft_checks(other)
+
+
+def test_a_run_names_its_shipped_model_by_name_or_by_the_checkpoint_it_was_shipped_from():
+    from lis_dft.models import model_of_run
+
+    models = shipped_models()
+    ft8 = models["lis-dft-mf-0-ft8"]
+    assert model_of_run(ft8.provenance()) == ft8
+    ckpt = {"path": "/x/model.pth", "sha256": ft8.record()["model_sha256"]}
+    assert model_of_run(ckpt) == ft8
+    assert model_of_run({"path": "/x/model.pth", "sha256": "0" * 64}) is None
+    assert model_of_run({}) is None
+    # a shipped file whose hash is not the record's is not that model's run
+    assert not ft8.ran({**ft8.provenance(), "weights_sha256": ft8.record()["model_sha256"]})

@@ -78,10 +78,24 @@ class ShippedModel:
             },
         }
 
+    def ran(self, model_file: dict[str, Any]) -> bool:
+        """Whether a run with this ``results.json["calculator"]["model_file"]`` used these weights.
+
+        Either the shipped file itself (``weights_sha256``), or the fine-tune's own
+        checkpoint it was made from (a run of ``lis-dft finetune``'s ``model.pth``, before
+        shipping: the record's ``model_sha256``; :func:`~lis_dft.dft_workflows.finetune.ship`
+        drops only the optimizer state, so the model is the same).
+        """
+        rec = self.record()
+        if model_file.get("weights_sha256"):
+            return model_file["weights_sha256"] == rec.get("weights_sha256")
+        return bool(model_file.get("sha256")) and model_file["sha256"] == rec.get("model_sha256")
+
     def record_dft_checks(self, run_dir: str | Path) -> list[dict[str, Any]]:
         """Write what ``lis-dft verify`` found on a run of these weights into the record.
 
-        One entry per adsorbate whose reported minimum has a DFT energy: surface, the
+        The run may be of the shipped weights or of the checkpoint they were shipped from
+        (:meth:`ran`). One entry per adsorbate whose reported minimum has a DFT energy: surface, the
         configuration, both adsorption energies, the error and verify's verdict. Every run
         of these weights then carries the checks in its provenance, and
         :func:`lis_dft.analysis.results.potential_warnings` turns the disagreements into
@@ -99,8 +113,9 @@ class ShippedModel:
         results = json.loads(paths["results"].read_text())
         verify = json.loads(paths["verify"].read_text())
         rec = self.record()
-        used = ((results.get("calculator") or {}).get("model_file") or {}).get("weights_sha256")
-        if used != rec.get("weights_sha256"):
+        model_file = (results.get("calculator") or {}).get("model_file") or {}
+        if not self.ran(model_file):
+            used = model_file.get("weights_sha256") or model_file.get("sha256")
             raise ParameterError(
                 f"{run_dir} was not run with {self.name} (weights sha256 "
                 f"{str(used)[:12]} vs {str(rec.get('weights_sha256'))[:12]}): record only "
@@ -164,6 +179,19 @@ def shipped_models(folder: Path = MODELS_DIR) -> dict[str, ShippedModel]:
             folder=Path(folder),
         )
     return out
+
+
+def model_of_run(model_file: dict[str, Any]) -> ShippedModel | None:
+    """The shipped model a run used (``results.json["calculator"]["model_file"]``), if any.
+
+    By name, or for a run of a fine-tune's checkpoint by the hash it was shipped from
+    (:meth:`ShippedModel.ran`).
+    """
+    models = shipped_models()
+    name = model_file.get("shipped_model")
+    if name:
+        return models.get(name)
+    return next((m for m in models.values() if m.ran(model_file)), None)
 
 
 def models_for(backend: str) -> dict[str, str]:
