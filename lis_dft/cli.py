@@ -1408,6 +1408,34 @@ def potentials_ship(
     )
 
 
+@potentials_app.command("average")
+@friendly_errors
+def potentials_average(
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="Two or more finished 'lis-dft finetune' folders of one recipe."),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the mean's model.pth and finetune.json.")],
+    reference: ReferenceDir = None,
+) -> None:
+    """The mean of the weights of several fine-tunes (e.g. seeds), scored on the held-out families.
+
+    The folder it writes is what 'potentials ship' takes.
+    """
+    from lis_dft.dft_workflows.finetune import average_runs
+    from lis_dft.dft_workflows.reference_set import DEFAULT_DIR
+
+    result = average_runs(runs, out, reference or DEFAULT_DIR)
+    cp = result.record["held_out_scores"]["finetuned"].get("counterpoise") or {}
+    typer.echo(
+        f"Wrote {result.model_path} ({result.record['kept']}); held-out E_A MAE "
+        f"{cp.get('ads_mae_eV', float('nan')):.3f} eV, largest {cp.get('ads_max_eV', float('nan')):.3f}"
+        f" eV, same lowest {cp.get('same_lowest')}/{cp.get('n_adsorbates')}; E_f MAE "
+        f"{cp.get('formation_mae_eV_per_atom', float('nan')):.3f} eV/atom. Ship it with "
+        f"'lis-dft potentials ship {out} --name NAME'."
+    )
+
+
 @potentials_app.command("record-checks")
 @friendly_errors
 def potentials_record_checks(

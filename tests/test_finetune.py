@@ -543,3 +543,61 @@ def test_finetune_command_passes_its_options_into_the_settings(tmp_path, monkeyp
     assert r.exit_code != 0 and "NAME-PATTERN=FACTOR" in r.output
     r = CliRunner().invoke(app, ["finetune", "--out", str(tmp_path), "--deformation-weight", "-1"])
     assert r.exit_code == 2
+
+
+def test_average_runs_writes_the_mean_of_the_runs_weights_scored_and_shippable(tmp_path):
+    pytest.importorskip("sevenn")
+    import hashlib
+    import shutil
+
+    import torch
+
+    keep = {"bulk/Li/a1.00", "bulk/Li2S/a1.00", "molecule/Li2S", "slab/relaxed"}
+    keep |= {"adslab/Li2S/bridge_I-Li-flat-r0/frozen", "adslab/Li2S/top_I-flat-r0/frozen"}
+    ref, _ = _reference_subset(tmp_path, keep)
+    settings = ft.FinetuneSettings(
+        epochs=1, lr=1e-5, hold_out=("Li2S@LiI_100/bridge_I-Li",), threads=1
+    )
+    a, b = tmp_path / "a", tmp_path / "b"
+    ft.finetune(ref, a, settings, log=lambda *_: None)
+    # a second run of the recipe: another seed, its weights moved (written as finetune does)
+    shutil.copytree(a, b)
+    state = torch.load(b / "model.pth", map_location="cpu", weights_only=False)
+    name = next(k for k, v in state["model_state_dict"].items() if v.is_floating_point())
+    state["model_state_dict"][name] = state["model_state_dict"][name] + 1.0
+    torch.save(state, b / "model.pth")
+    rec = json.loads((b / "finetune.json").read_text())
+    rec["model_sha256"] = hashlib.sha256((b / "model.pth").read_bytes()).hexdigest()
+    rec["settings"]["seed"] = 2
+    (b / "finetune.json").write_text(json.dumps(rec))
+
+    res = ft.average_runs([a, b], tmp_path / "mean", ref)
+    mean = torch.load(tmp_path / "mean" / "model.pth", map_location="cpu", weights_only=False)
+    one = torch.load(a / "model.pth", map_location="cpu", weights_only=False)
+    assert "optimizer_state_dict" not in mean
+    for k, v in mean["model_state_dict"].items():
+        shift = 0.5 if k == name else 0.0
+        assert torch.allclose(v, one["model_state_dict"][k] + shift, atol=1e-6)
+    out = res.record
+    assert out["kept"] == "mean of the weights of 2 fine-tunes (a, b)" and out["kept_epoch"] is None
+    assert [m["settings_differing_from_the_first"] for m in out["members"]] == [{}, {"seed": 2}]
+    assert set(out["held_out_scores"]) == {"base", "finetuned"}
+    # what ship takes: the record describes the weights
+    dest = ft.ship(tmp_path / "mean", "test-mean", models_dir=tmp_path / "models")
+    assert dest.is_file()
+
+    # refused, nothing written: one run, a run twice, out among the runs, another footing
+    with pytest.raises(ParameterError, match="at least two"):
+        ft.average_runs([a], tmp_path / "x", ref)
+    with pytest.raises(ParameterError, match="twice"):
+        ft.average_runs([a, a], tmp_path / "x", ref)
+    with pytest.raises(ParameterError, match="is one of the runs"):
+        ft.average_runs([a, b], b, ref)
+    rec["settings"]["hold_out"] = ["S8@LiI_100/bridge_I-Li"]
+    (b / "finetune.json").write_text(json.dumps(rec))
+    with pytest.raises(ParameterError, match=r"differs from .* in settings\.hold_out"):
+        ft.average_runs([a, b], tmp_path / "x", ref)
+    (b / "model.pth").write_bytes(b"changed")
+    with pytest.raises(ParameterError, match="changed after the scores"):
+        ft.average_runs([a, b], tmp_path / "x", ref)
+    assert not (tmp_path / "x").exists()

@@ -1077,15 +1077,8 @@ def finetune(
     log: Any = print,
 ) -> FinetuneResult:
     """Fine-tune, then score base and fine-tuned models on the held-out families."""
-    from lis_dft.analysis.potential_benchmark import score
     from lis_dft.dft_workflows import reference_counterpoise
     from lis_dft.dft_workflows.calculators import CalculatorSpec, check_available
-    from lis_dft.dft_workflows.potential_comparison import (
-        Candidate,
-        counterpoise_pairs,
-        evaluate,
-        pairs_for,
-    )
     from lis_dft.provenance import provenance
 
     settings = settings or FinetuneSettings()
@@ -1137,23 +1130,7 @@ def finetune(
     )
     model_path = out_dir / "model.pth"
     kept_epoch, kept = kept_weights(curve, settings)
-
-    scored = scoring_frames(frames, held_frames)
-    scoring_bsse = reference_counterpoise.corrections(reference_dir)
-    scores = {}
-    for name, model in (("base", settings.base), ("finetuned", str(model_path))):
-        preds, seconds = evaluate(Candidate("sevennet", model), scored)
-        pairs = pairs_for(scored, preds, d3=True)
-        raw = score(name, pairs)
-        entry = {"raw_lcao": raw.summary(), "seconds_per_frame": seconds}
-        if scoring_bsse:
-            cp = score(name, counterpoise_pairs(pairs, scoring_bsse))
-            entry["counterpoise"] = cp.summary()
-            entry["points"] = [{**asdict(p), "error_eV": p.error_eV} for p in cp.adsorption]
-            entry["formation"] = cp.formation
-            entry["lattice"] = cp.lattice
-            entry["surface"] = cp.surface
-        scores[name] = entry
+    scores = held_out_scores(reference_dir, settings, model_path)
     record = {
         "model": str(model_path),
         "model_sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
@@ -1173,6 +1150,187 @@ def finetune(
         "kept_epoch": kept_epoch,
         "kept": kept,
         "held_out_scores": scores,
+        "provenance": provenance(),
+    }
+    atomic_write_text(out_dir / "finetune.json", json.dumps(record, indent=1, default=float))
+    return FinetuneResult(str(model_path), record)
+
+
+def held_out_scores(
+    reference_dir: Path, settings: FinetuneSettings, model_path: Path
+) -> dict[str, Any]:
+    """The base model and ``model_path`` scored on the held-out families (+ D3(zero)).
+
+    Every bulk, molecule, slab and barrier frame and the held-out adsorbate frames
+    (:func:`scoring_frames`), against raw LCAO and, where ``counterpoise.json`` has
+    corrections, against counterpoise-corrected DFT: finetune.json's ``held_out_scores``.
+    """
+    from lis_dft.analysis.potential_benchmark import score
+    from lis_dft.dft_workflows import reference_counterpoise
+    from lis_dft.dft_workflows.potential_comparison import (
+        Candidate,
+        counterpoise_pairs,
+        evaluate,
+        pairs_for,
+    )
+
+    frames = read_frames(reference_dir / REFERENCE)
+    ev_scans = read_frames(reference_dir / EV_DIR / REFERENCE) if settings.ev_scans else []
+    _, held_frames = split(frames + ev_scans, settings.hold_out)
+    scored = scoring_frames(frames, held_frames)
+    scoring_bsse = reference_counterpoise.corrections(reference_dir)
+    scores = {}
+    for name, model in (("base", settings.base), ("finetuned", str(model_path))):
+        preds, seconds = evaluate(Candidate("sevennet", model), scored)
+        pairs = pairs_for(scored, preds, d3=True)
+        raw = score(name, pairs)
+        entry: dict[str, Any] = {"raw_lcao": raw.summary(), "seconds_per_frame": seconds}
+        if scoring_bsse:
+            cp = score(name, counterpoise_pairs(pairs, scoring_bsse))
+            entry["counterpoise"] = cp.summary()
+            entry["points"] = [{**asdict(p), "error_eV": p.error_eV} for p in cp.adsorption]
+            entry["formation"] = cp.formation
+            entry["lattice"] = cp.lattice
+            entry["surface"] = cp.surface
+        scores[name] = entry
+    return scores
+
+
+# ----------------------------------------------------------------------------- averaging runs
+
+#: what runs averaged together must share (finetune.json keys): one model, one data, one split
+AVERAGE_MUST_SHARE = (
+    ("settings", "base"),
+    ("settings", "modal"),
+    ("settings", "hold_out"),
+    ("data", "sha256"),
+    ("element_offsets_eV",),
+)
+
+
+def average_runs(
+    run_dirs: list[Path], out_dir: Path, reference_dir: Path = DEFAULT_DIR
+) -> FinetuneResult:
+    """The mean of the weights of several fine-tunes of one recipe, scored like a fine-tune.
+
+    Runs of one recipe that differ only in seed score 0.01-0.04 eV apart on the held-out
+    families (docs/methods.md): one run is one draw. Their mean (a "model soup",
+    Wortsman et al., ICML 2022; the cross-run counterpart of ``--keep average``, and the
+    same running mean) keeps what they share. The runs must start from the same base
+    model and share training data, split and element offsets
+    (:data:`AVERAGE_MUST_SHARE`), so that their weights are on one footing.
+
+    Writes ``OUT/model.pth`` (a SevenNet checkpoint: the first run's configuration with the
+    mean weights) and ``OUT/finetune.json`` (the record ``potentials ship`` takes: the first
+    run's settings, each member's model, hash and differing settings, and held-out scores
+    by :func:`held_out_scores`). ParameterError, with nothing written, if a run is
+    unfinished, changed since it was scored, or not of the same footing.
+    """
+    import torch
+
+    from lis_dft.dft_workflows.calculators import check_available
+    from lis_dft.provenance import provenance
+
+    run_dirs = [Path(r) for r in run_dirs]
+    out_dir = Path(out_dir)
+    if len(run_dirs) < 2:
+        raise ParameterError("Give at least two 'lis-dft finetune' folders to average.")
+    if len({r.resolve() for r in run_dirs}) < len(run_dirs):
+        raise ParameterError("The same fine-tune is given twice: give each run once.")
+    if out_dir.resolve() in {r.resolve() for r in run_dirs}:
+        raise ParameterError(f"--out {out_dir} is one of the runs: write the mean elsewhere.")
+    check_available("sevennet")
+    records = []
+    for run in run_dirs:
+        record_path, weights = run / "finetune.json", run / "model.pth"
+        if not record_path.is_file() or not weights.is_file():
+            raise ParameterError(
+                f"{run} has no finetune.json and model.pth: run 'lis-dft finetune --out {run}' "
+                "to the end first."
+            )
+        rec = json.loads(record_path.read_text())
+        if hashlib.sha256(weights.read_bytes()).hexdigest() != rec["model_sha256"]:
+            raise ParameterError(
+                f"{weights} is not the model {record_path} describes (it changed after the "
+                "scores were taken): run 'lis-dft finetune' again to rescore it."
+            )
+        records.append(rec)
+    first = records[0]
+    for run, rec in zip(run_dirs[1:], records[1:], strict=True):
+        for path in AVERAGE_MUST_SHARE:
+            mine, theirs = first, rec
+            for key in path:
+                mine, theirs = (mine or {}).get(key), (theirs or {}).get(key)
+            if mine != theirs:
+                if isinstance(mine, dict) and isinstance(theirs, dict):
+                    keys = sorted(k for k in {*mine, *theirs} if mine.get(k) != theirs.get(k))
+                    what = "in " + ", ".join(keys)
+                else:
+                    what = f"{theirs!r} vs {mine!r}"
+                raise ParameterError(
+                    f"{run} differs from {run_dirs[0]} in {'.'.join(path)} ({what}): average "
+                    "only fine-tunes of one base model, data and split."
+                )
+    states = [torch.load(r / "model.pth", map_location="cpu", weights_only=False) for r in run_dirs]
+    mean: dict[str, Any] | None = None
+    for n, state in enumerate(states):
+        weights = state["model_state_dict"]
+        if mean is not None and set(weights) != set(mean):
+            raise ParameterError(
+                f"{run_dirs[n]} holds another architecture than {run_dirs[0]}: its parameter "
+                "names differ."
+            )
+        for k, v in weights.items():
+            if mean is not None and not v.is_floating_point() and not torch.equal(v, mean[k]):
+                raise ParameterError(
+                    f"{run_dirs[n]} differs from {run_dirs[0]} in the fixed buffer {k}: not "
+                    "the same architecture."
+                )
+        mean = _running_mean(mean, n, weights)
+    checkpoint = {
+        k: v
+        for k, v in states[0].items()
+        if k not in ("optimizer_state_dict", "curve", "average_state", "n_averaged")
+    }
+    checkpoint.update(model_state_dict=mean, scheduler_state_dict=None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = out_dir / "model.pth"
+    tmp = out_dir / ".model.pth.tmp"
+    torch.save(checkpoint, tmp)
+    tmp.replace(model_path)
+    settings = FinetuneSettings(
+        **{**first["settings"], "hold_out": tuple(first["settings"]["hold_out"])}
+        | {"term_weights": tuple(tuple(t) for t in first["settings"].get("term_weights", ()))}
+    )
+    names = [r.name for r in run_dirs]
+    record = {
+        "model": str(model_path),
+        "model_sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
+        "base": first["base"],
+        "settings": first["settings"],
+        "members": [
+            {
+                "run": str(run),
+                "model_sha256": rec["model_sha256"],
+                "kept": rec.get("kept"),
+                "settings_differing_from_the_first": {
+                    k: v for k, v in rec["settings"].items() if first["settings"].get(k) != v
+                },
+            }
+            for run, rec in zip(run_dirs, records, strict=True)
+        ],
+        "data": {
+            **first["data"],
+            "reference": str(reference_dir),
+            "scored_with_counterpoise_sha256": data_hash(Path(reference_dir)).get(
+                "counterpoise.json"
+            ),
+        },
+        "element_offsets_eV": first["element_offsets_eV"],
+        "curve": [],
+        "kept_epoch": None,
+        "kept": f"mean of the weights of {len(names)} fine-tunes ({', '.join(names)})",
+        "held_out_scores": held_out_scores(Path(reference_dir), settings, model_path),
         "provenance": provenance(),
     }
     atomic_write_text(out_dir / "finetune.json", json.dumps(record, indent=1, default=float))
