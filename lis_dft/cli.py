@@ -917,6 +917,13 @@ def verify(
         bool,
         typer.Option(help="Also check the run's barrier paths (IS, TS, FS: 3 points per path)."),
     ] = True,
+    adsorption: Annotated[
+        bool,
+        typer.Option(
+            help="Check the adsorbates' relaxed minima (--no-adsorption: only bulk and/or "
+            "barriers, e.g. one of several processes on one run)."
+        ),
+    ] = True,
     max_minutes: Annotated[
         float | None,
         typer.Option(help="Start no new single point after this many minutes (resume later)."),
@@ -949,6 +956,7 @@ def verify(
         barriers=barriers,
         tolerance=tolerance,
         max_minutes=max_minutes,
+        adsorption=adsorption,
     )
     summary = run_verify(run_dir, settings, progress=progress)
     table = Table(title=f"DFT check of {run_dir} ({spec.describe()['model']})")

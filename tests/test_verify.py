@@ -264,6 +264,19 @@ def test_verify_only_the_named_adsorbates(mock_run, tmp_path):
         assert ver["adsorption"][ads]["status"] == "incomplete"
         assert ver["adsorption"][ads]["verdict"].startswith("not checked")
     assert "Li2S" in ver["flagged"]  # unchecked is not confirmed: said, not hidden
+    # one process may take the bulk (and barriers) while others take the adsorbates
+    (run / "verify.json").unlink()
+    nothing = runner.invoke(app, [*args, "--no-adsorption", "--no-bulk", "--no-barriers"])
+    assert nothing.exit_code == 2 and "nothing to check" in " ".join(nothing.output.split())
+    assert not (run / "verify.json").exists()
+    bulk_only = runner.invoke(app, [*args, "--no-adsorption"])
+    assert bulk_only.exit_code == 0, bulk_only.output
+    ver = json.loads((run / "verify.json").read_text())
+    assert any(k.startswith("bulk/") for k in ver["energies"])
+    assert not any(k.startswith(("slab", "adslab/", "frag/", "cp/")) for k in ver["energies"])
+    assert {a["verdict"] for a in ver["adsorption"].values()} == {
+        "not checked: left out of this verify (--no-adsorption)"
+    }
 
 
 def test_verify_barrier_selection():

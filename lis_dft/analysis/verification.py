@@ -276,16 +276,20 @@ def summarize(
     counterpoise: bool,
     adsorbates: tuple[str, ...] | None = None,
     barriers: bool = True,
+    adsorption: bool = True,
 ) -> dict[str, Any]:
     """The whole verification: adsorption, formation energies, overall verdict, raw energies.
 
-    ``adsorbates`` (the ones this verify was asked to check; ``None`` = all) and
-    ``barriers`` say what was left out on purpose: those adsorbates and paths are reported
-    as not checked instead of as waiting for DFT.
+    ``adsorbates`` (the ones this verify was asked to check; ``None`` = all),
+    ``barriers`` and ``adsorption`` say what was left out on purpose: those adsorbates and
+    paths are reported as not checked instead of as waiting for DFT.
     """
     ads = adsorption_verification(energies, results, tolerance, counterpoise)
     for name, a in ads.items():
-        if adsorbates is not None and name not in adsorbates:
+        if not adsorption:
+            a["status"] = "incomplete"
+            a["verdict"] = "not checked: left out of this verify (--no-adsorption)"
+        elif adsorbates is not None and name not in adsorbates:
             a["status"] = "incomplete"
             a["verdict"] = "not checked: left out of this verify (--adsorbates)"
     paths = barrier_verification(energies, results.get("barriers") or [], tolerance)

@@ -78,6 +78,9 @@ class VerifySettings:
     barriers
         Also check the initial state, TS and final state of every barrier path of the
         run (three single points per path).
+    adsorption
+        Check the adsorbates' relaxed minima (``False``: only the bulk references and/or
+        the barrier paths, e.g. as one of several processes sharing a run's store).
     tolerance
         |E_A(MLIP) - E_A(DFT)| within which an adsorbate "agrees", eV.
     max_minutes
@@ -95,8 +98,13 @@ class VerifySettings:
     barriers: bool = True
     tolerance: float = 0.2
     max_minutes: float | None = None
+    adsorption: bool = True
 
     def __post_init__(self) -> None:
+        if not (self.adsorption or self.bulk or self.barriers):
+            raise ParameterError(
+                "--no-adsorption --no-bulk --no-barriers leaves nothing to check: drop one."
+            )
         if self.tolerance <= 0:
             raise ParameterError(f"verify tolerance must be positive, got {self.tolerance}.")
         if self.max_configs is not None and self.max_configs < 1:
@@ -254,6 +262,8 @@ def verification_tasks(record: dict[str, Any], settings: VerifySettings) -> list
             if ref in record.get("molecules", {}):
                 mol = _structure(record["molecules"][ref])
                 tasks.append(Task(f"molecule/{ref}", "molecule", mol))
+    if not settings.adsorption:
+        return tasks
     clean = _structure(record["slab"])
     n_slab = len(clean)
     height = reduced_height(clean, n_slab, settings.model)
@@ -462,6 +472,7 @@ def run_verify(
         settings.use_counterpoise,
         adsorbates=settings.adsorbates,
         barriers=settings.barriers,
+        adsorption=settings.adsorption,
     )
     summary.update(
         {
