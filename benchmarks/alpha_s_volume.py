@@ -45,6 +45,7 @@ DEFAULT_POTENTIALS = (
     "lis-dft-mf-0-ft6",
     "lis-dft-mf-0-ft7",
     "lis-dft-mf-0-ft8",
+    "lis-dft-mf-0-ft9",
     "lis-dft-mf-0-ft4",
     "7net-mf-0",
     "7net-l3i5",

@@ -33,7 +33,7 @@ from lis_dft.provenance import package_versions
 
 OUT = HERE / "bulk_lattice.json"
 #: the base model and every shipped fine-tune since ft4
-DEFAULT_POTENTIALS = ("7net-mf-0", *(f"lis-dft-mf-0-ft{n}" for n in (4, 5, 6, 7, 8)))
+DEFAULT_POTENTIALS = ("7net-mf-0", *(f"lis-dft-mf-0-ft{n}" for n in (4, 5, 6, 7, 8, 9)))
 #: the target of the potential issue (docs/methods.md)
 TARGET_PCT = 1.0
 

@@ -42,6 +42,7 @@ DEFAULT_POTENTIALS = (
     "lis-dft-mf-0-ft6",
     "lis-dft-mf-0-ft7",
     "lis-dft-mf-0-ft8",
+    "lis-dft-mf-0-ft9",
 )
 
 

@@ -120,6 +120,7 @@ def test_candidates_and_bad_names():
         "sevennet/lis-dft-mf-0-ft6",
         "sevennet/lis-dft-mf-0-ft7",
         "sevennet/lis-dft-mf-0-ft8",
+        "sevennet/lis-dft-mf-0-ft9",
     }
     assert parse_candidate("sevennet/7net-l3i5").model == "7net-l3i5"
     with pytest.raises(ParameterError, match="backend/model"):
