@@ -80,6 +80,16 @@ def test_adsorption_triples_pair_each_labelled_complex_with_its_slab_and_molecul
     assert ft.adsorption_triples(labs, [3, 4]) == []
 
 
+def _imported_references(p: str, x: str) -> list:
+    """A verified run's own references as ``reference-set import`` writes them: Li, S, X2, LiX."""
+    return [
+        _frame(f"{p}/bulk/Li", "bulk/Li", "bulk", "Li", -1.9),
+        _frame(f"{p}/bulk/S", "bulk/S", "bulk", "S", -4.0),
+        _frame(f"{p}/molecule/{x}2", f"molecule/{x}2", "molecule", f"{x}2", -3.0),
+        _frame(f"{p}/bulk/Li{x}", f"bulk/Li{x}", "bulk", f"Li{x}", -7.0),
+    ]
+
+
 def test_frames_imported_from_a_run_pair_with_that_runs_slab_and_molecule():
     p = "verified/run"
     frames = [
@@ -88,10 +98,7 @@ def test_frames_imported_from_a_run_pair_with_that_runs_slab_and_molecule():
         _frame(f"{p}/slab", "slab/LiCl_100", "slab", "LiCl", -4.0),
         _frame(f"{p}/molecule/S8", "molecule/S8", "molecule", "S", -1.1),
         _frame(f"{p}/adslab/S8/hollow-upright-r0", "S8@LiCl_100/hollow", "adslab", "LiClS", -8),
-        _frame(f"{p}/bulk/Li", "bulk/Li", "bulk", "Li", -1.9),
-        _frame(f"{p}/bulk/S", "bulk/S", "bulk", "S", -4.0),
-        _frame(f"{p}/molecule/Cl2", "molecule/Cl2", "molecule", "Cl2", -3.0),
-        _frame(f"{p}/bulk/LiCl", "bulk/LiCl", "bulk", "LiCl", -7.0),
+        *_imported_references(p, "Cl"),
     ]
     frames[4].info.update(adsorbate="S8", slab_ref=f"{p}/slab", molecule_ref=f"{p}/molecule/S8")
     labs = ft.labels(frames, {f"{p}/adslab/S8/hollow-upright-r0": 0.4})
@@ -117,10 +124,7 @@ def test_an_imported_catalyst_crystal_the_built_set_holds_is_not_trained_by_defa
         _frame("bulk/LiI/a1.00", "bulk/LiI", "bulk", "LiI", -6.0),
         _frame("molecule/I2", "molecule/I2", "molecule", "I2", -3.0),
         _frame("slab/relaxed", "slab", "slab", "Li4I4", -23.0),
-        _frame(f"{p}/bulk/Li", "bulk/Li", "bulk", "Li", -1.9),
-        _frame(f"{p}/bulk/S", "bulk/S", "bulk", "S", -4.0),
-        _frame(f"{p}/molecule/I2", "molecule/I2", "molecule", "I2", -3.1),
-        _frame(f"{p}/bulk/LiI", "bulk/LiI", "bulk", "LiI", -6.1),
+        *_imported_references(p, "I"),
         _frame(f"{p}/slab", "slab/LiI_100", "slab", "Li4I4", -23.5),
     ]
     labs = ft.labels(frames, {})
