@@ -46,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -1298,9 +1298,13 @@ def average_runs(
     tmp = out_dir / ".model.pth.tmp"
     torch.save(checkpoint, tmp)
     tmp.replace(model_path)
+    known = {f.name for f in fields(FinetuneSettings)}  # a record of an older lis-dft
     settings = FinetuneSettings(
-        **{**first["settings"], "hold_out": tuple(first["settings"]["hold_out"])}
-        | {"term_weights": tuple(tuple(t) for t in first["settings"].get("term_weights", ()))}
+        **{k: v for k, v in first["settings"].items() if k in known}
+        | {
+            "hold_out": tuple(first["settings"]["hold_out"]),
+            "term_weights": tuple(tuple(t) for t in first["settings"].get("term_weights", ())),
+        }
     )
     names = [r.name for r in run_dirs]
     record = {
