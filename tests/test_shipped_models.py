@@ -132,6 +132,10 @@ def test_dft_checks_of_a_run_become_warnings_of_later_runs(tmp_path):
             },
             "Li2S2": {"reported_config": "x", "status": "incomplete", "verdict": "", "configs": []},
         },
+        "formation_energies": {
+            "Li2S": {"mlip_eV_per_atom": -1.39, "dft_eV_per_atom": -1.45, "error_eV_per_atom": 0.06}
+        },
+        "settings": {"dft": {"model": "GPAW LCAO", "d3": {"damping": "zero"}}},
     }
     with pytest.raises(ParameterError, match=r"no verify\.json"):
         model.record_dft_checks(run)
@@ -141,6 +145,19 @@ def test_dft_checks_of_a_run_become_warnings_of_later_runs(tmp_path):
     model.record_dft_checks(run)  # again: replaced, not appended
     checks = model.record()["dft_checks"]
     assert len(checks) == 2 and model.provenance()["dft_checks"] == checks
+    (bulk,) = model.provenance()["dft_formation_checks"]
+    assert bulk["compound"] == "Li2S" and bulk["dft"] == "GPAW LCAO + D3(zero)"
+    # every later run's report says how its potential was verified, bulk included
+    from lis_dft.analysis.report import _model_checks
+
+    text = "\n".join(_model_checks({"calculator": {"model_file": model.provenance()}}))
+    assert "run run (2026-12-05): S8 -1.40 / +0.01 eV, not_confirmed" in text
+    assert "Li2S -1.390 / -1.450 (+0.060)" in text and "GPAW LCAO + D3(zero)" in text
+    assert (
+        "has not been checked"
+        in _model_checks({"calculator": {"model_file": {"shipped_model": "x"}}})[0]
+    )
+    assert _model_checks({"calculator": {}}) == []  # a foundation model: no record
 
     later = {
         "calculator": {"model_file": model.provenance()},

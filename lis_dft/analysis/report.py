@@ -39,6 +39,45 @@ def _integrity(cfg: dict[str, Any]) -> str:
     return "; ".join(parts) or "intact"
 
 
+def _model_checks(results: dict[str, Any]) -> list[str]:
+    """How the run's shipped potential was verified: its record's DFT checks, one line.
+
+    The checks are those ``lis-dft potentials record-checks`` wrote from ``lis-dft
+    verify`` on the model's own runs (:meth:`lis_dft.models.ShippedModel.record_dft_checks`);
+    they say how far the potential was trusted before this run, not that this run was
+    checked (the warnings and the DFT check section say that).
+    """
+    model_file = results["calculator"].get("model_file") or {}
+    name = model_file.get("shipped_model")
+    if not name:
+        return []
+    checks = model_file.get("dft_checks") or []
+    if not checks:
+        return [f"- Potential's DFT record: {name} has not been checked with DFT on a run."]
+    by_run: dict[str, list[str]] = {}
+    for c in checks:
+        by_run.setdefault(f"{c['run']} ({str(c.get('checked_utc', ''))[:10]})", []).append(
+            f"{c['adsorbate']} {c['potential_eV']:+.2f} / {c['dft_eV']:+.2f} eV, {c['status']}"
+        )
+    runs = "; ".join(f"run {run}: {', '.join(found)}" for run, found in by_run.items())
+    lines = [
+        f"- Potential's DFT record ({name}, `lis-dft verify` on its own runs; E_A of the "
+        f"reported minimum, potential / DFT): {runs}"
+    ]
+    bulk: dict[tuple[str, str], list[str]] = {}
+    for c in model_file.get("dft_formation_checks") or []:
+        bulk.setdefault((c["run"], str(c.get("dft"))), []).append(
+            f"{c['compound']} {c['potential_eV_per_atom']:+.3f} / {c['dft_eV_per_atom']:+.3f} "
+            f"({c['error_eV_per_atom']:+.3f})"
+        )
+    for (run, dft), found in bulk.items():
+        lines.append(
+            f"- Potential's bulk check (run {run}; E_f in eV/atom at that run's relaxed cells, "
+            f"potential / DFT ({dft}), error): {', '.join(found)}"
+        )
+    return lines
+
+
 def _warnings(results: dict[str, Any]) -> list[str]:
     """Loud notes at the top: untrained elements, compromised minima, DFT disagreements."""
     notes = list(results.get("warnings") or [])
@@ -250,6 +289,7 @@ def render_report(results: dict[str, Any], figures: dict[str, str]) -> str:
         f"- Calculator: {c.get('model')} ({c.get('name')} {c.get('version')}), "
         f"D3: {c.get('d3', {}).get('damping')}",
         f"- Created: {results['provenance'].get('created_utc')}",
+        *_model_checks(results),
         "",
     ]
     lines += _warnings(results)

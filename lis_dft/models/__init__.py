@@ -72,6 +72,7 @@ class ShippedModel:
             "kept": rec.get("kept", f"epoch {rec['kept_epoch']}"),
             "trained_on": rec.get("trained_on", {}),
             "dft_checks": rec.get("dft_checks", []),
+            "dft_formation_checks": rec.get("dft_formation_checks", []),
             "held_out_scores": {
                 k: v.get("counterpoise", v.get("raw_lcao"))
                 for k, v in rec["held_out_scores"].items()
@@ -97,7 +98,8 @@ class ShippedModel:
         The run may be of the shipped weights or of the checkpoint they were shipped from
         (:meth:`ran`). One entry per adsorbate whose reported minimum has a DFT energy:
         surface, the configuration, both adsorption energies, the error and verify's
-        verdict. Every run of these weights then carries the checks in its provenance,
+        verdict; and one per bulk formation energy verify computed (``dft_formation_checks``:
+        potential and DFT at the run's relaxed cells). Every run of these weights then carries the checks in its provenance,
         and :func:`lis_dft.analysis.results.potential_warnings` turns the disagreements
         into warnings in results.json, the report and the terminal. Entries of the same
         run, surface and adsorbate are replaced. Returns the new entries.
@@ -154,6 +156,25 @@ class ShippedModel:
             if (c["run"], c["surface"], c["adsorbate"]) not in done
         ]
         rec["dft_checks"] = old + new
+        dft = (verify.get("settings") or {}).get("dft") or {}
+        damping = (dft.get("d3") or {}).get("damping", "none")
+        dft_model = dft.get("model") if damping == "none" else f"{dft.get('model')} + D3({damping})"
+        bulk = [
+            {
+                "run": run_dir.name,
+                "checked_utc": checked,
+                "compound": name,
+                "cells": "the run's relaxed cells",
+                "dft": dft_model,
+                "potential_eV_per_atom": f["mlip_eV_per_atom"],
+                "dft_eV_per_atom": f["dft_eV_per_atom"],
+                "error_eV_per_atom": f["error_eV_per_atom"],
+            }
+            for name, f in (verify.get("formation_energies") or {}).items()
+        ]
+        rec["dft_formation_checks"] = [
+            c for c in rec.get("dft_formation_checks", []) if c["run"] != run_dir.name
+        ] + bulk
         tmp = self.record_path.with_name(f".{self.record_path.name}.tmp")
         tmp.write_text(json.dumps(rec, indent=1) + "\n")
         tmp.replace(self.record_path)
