@@ -700,3 +700,41 @@ def test_bulk_lattice_section_flags_lattices_outside_the_target(tmp_path, monkey
     assert "| a + D3 | no minimum in the scan | -1.41 % (outside) |" in text
     assert "| b + D3 | – | +0.50 % |" in text  # not run on Li2S
     assert "| 0.9863 | 0.9895 |" in text and "| – | 0.9829 |" in text
+
+
+def test_formation_pw_takes_each_phase_at_its_own_minimum(tmp_path, monkeypatch):
+    """E_f from E(V) minima (None where a minimum is outside the scan), and its section."""
+    import json
+
+    import numpy as np
+
+    from benchmarks import suite
+    from benchmarks.formation_pw import eos_minimum, formation
+
+    v = np.linspace(0.91, 1.06, 6) * 20.0
+    e0, v0 = eos_minimum(list(v), list(-1.5 + 2.0 * (v / 19.4 - 1) ** 2))
+    assert e0 == pytest.approx(-1.5, abs=1e-3) and v0 == pytest.approx(19.4, abs=0.05)
+    assert eos_minimum(list(v), list(-v)) is None
+    ef = formation({"Li": -1.9, "S": -4.2, "Li2S": -4.0, "Li2S2": -4.0})
+    assert ef["Li2S"] == pytest.approx(-4.0 - (2 * -1.9 - 4.2) / 3)
+    assert ef["Li2S2"] == pytest.approx(-4.0 + (1.9 + 4.2) / 2)
+    assert formation({"Li": None, "S": -4.2, "Li2S": -4.0, "Li2S2": -4.0})["Li2S"] is None
+
+    doc = {
+        "what": "E_f",
+        "hamiltonian": "PBE + D3",
+        "li_kpt_density": 6.0,
+        "target_eV_per_atom": 0.03,
+        "bcc_li_kpoints": {"cell": "bcc", "lcao": {"2.5": -1.88}, "pw": {"2.5": -1.92}},
+        "dft_pw": {"formation": {"Li2S": -1.429}},
+        "potentials": {
+            "a + D3": {"formation": {"Li2S": -1.392}, "error": {"Li2S": 0.037}},
+            "b + D3": {"formation": {"Li2S": None}, "error": {"Li2S": None}},
+        },
+    }
+    (tmp_path / "formation_pw.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(suite, "HERE", tmp_path)
+    text = "\n".join(suite._formation_pw_section())
+    assert "| a + D3 | -1.392 (+0.037, outside) |" in text
+    assert "| b + D3 | a minimum outside the scan |" in text
+    assert "| lcao | -1.8800 |" in text and "| pw | -1.9200 |" in text
