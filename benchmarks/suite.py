@@ -430,7 +430,7 @@ def _torch_threads() -> int | None:
 
 # --------------------------------------------------------------------------- report
 #: the fresh ``lis-dft run`` of the current default potential (section 7 reads its barriers)
-DEFAULT_RUN = HERE / "default_run_ft7"
+DEFAULT_RUN = HERE / "default_run_ft9"
 
 
 def _barriers_section() -> list[str]:
@@ -935,6 +935,58 @@ def _bulk_lattice_section() -> list[str]:
     return [*lines, ""]
 
 
+def _formation_pw_section() -> list[str]:
+    """Section 14 from ``formation_pw.json`` (``python -m benchmarks.formation_pw``)."""
+    path = HERE / "formation_pw.json"
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text())
+    target = doc["target_eV_per_atom"]
+    compounds = list(doc["dft_pw"]["formation"])
+
+    def cell(ef: float | None, err: float | None) -> str:
+        if ef is None or err is None:
+            return "a minimum outside the scan"
+        return f"{ef:.3f} ({err:+.3f}" + (")" if abs(err) <= target else ", outside)")
+
+    kp = doc["bcc_li_kpoints"]
+    ks = list(kp["pw"])
+    lines = [
+        "## 14. Formation energies against plane-wave PBE + D3 on the same cells",
+        "",
+        f"`python -m benchmarks.formation_pw` (`formation_pw.json`): {doc['what']}. DFT: "
+        f"{doc['hamiltonian']}; bcc Li at k density {doc['li_kpt_density']:g} Å⁻¹. Target: "
+        f"within {target:g} eV/atom (docs/methods.md). E_f in eV/atom (error against plane "
+        "waves):",
+        "",
+        "| | " + " | ".join(f"E_f({c})" for c in compounds) + " |",
+        "|---|" + "---|" * len(compounds),
+        "| plane-wave PBE + D3 | "
+        + " | ".join(f"{doc['dft_pw']['formation'][c]:.3f}" for c in compounds)
+        + " |",
+    ]
+    for m, row in doc["potentials"].items():
+        lines.append(
+            f"| {m} | "
+            + " | ".join(cell(row["formation"][c], row["error"][c]) for c in compounds)
+            + " |"
+        )
+    lines += [
+        "",
+        f"bcc Li at the reference set's experimental cell ({kp['cell']}), PBE without D3 "
+        "(eV/atom), by k density (Å⁻¹); the set's frames use 2.5:",
+        "",
+        "| mode | " + " | ".join(ks) + " |",
+        "|---|" + "---|" * len(ks),
+        *(
+            f"| {mode} | " + " | ".join(f"{kp[mode][k]:.4f}" for k in ks) + " |"
+            for mode in ("lcao", "pw")
+        ),
+        "",
+    ]
+    return lines
+
+
 def _potentials_section() -> list[str]:
     """Section 6 from benchmarks/potentials/comparison.json (``lis-dft potentials compare``)."""
     from lis_dft.dft_workflows.potential_comparison import (
@@ -1124,6 +1176,7 @@ def to_markdown(res: dict[str, Any]) -> str:
     lines += _dft_hours_section()
     lines += _gpaw_threads_section()
     lines += _bulk_lattice_section()
+    lines += _formation_pw_section()
     lines += ["## Package versions", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in res["packages"].items()]
     return "\n".join(lines) + "\n"

@@ -151,13 +151,13 @@ def test_bare_sevennet_is_the_shipped_default():
     pytest.importorskip("sevenn")
     atoms = bulk("Li", "bcc", a=3.44, cubic=True)
     energies = {}
-    for model in (None, "lis-dft-mf-0-ft7", "lis-dft-mf-0-ft6", "7net-mf-0"):
+    for model in (None, "lis-dft-mf-0-ft9", "lis-dft-mf-0-ft7", "7net-mf-0"):
         kw = {"model": model} if model else {}
         a = atoms.copy()
         a.calc = build_calculator("sevennet", d3="none", **kw)
         energies[model] = a.get_potential_energy()
-    assert energies[None] == pytest.approx(energies["lis-dft-mf-0-ft7"], abs=1e-9)
-    for other in ("lis-dft-mf-0-ft6", "7net-mf-0"):  # really different models
+    assert energies[None] == pytest.approx(energies["lis-dft-mf-0-ft9"], abs=1e-9)
+    for other in ("lis-dft-mf-0-ft7", "7net-mf-0"):  # really different models
         assert abs(energies[None] - energies[other]) > 1e-4
 
 

@@ -40,7 +40,7 @@ def _integrity(cfg: dict[str, Any]) -> str:
 
 
 def _model_checks(results: dict[str, Any]) -> list[str]:
-    """How the run's shipped potential was verified: its record's DFT checks, one line.
+    """How the run's shipped potential was verified: its record's DFT checks, as report lines.
 
     The checks are those ``lis-dft potentials record-checks`` wrote from ``lis-dft
     verify`` on the model's own runs (:meth:`lis_dft.models.ShippedModel.record_dft_checks`);

@@ -5,7 +5,7 @@ name       what                                            D3 under ``d3="auto"`
 =========  ==============================================  ===========================
 mock       Morse pair potential, tests and dry runs only   none
 emt        ASE EMT (Al Cu Ag Au Ni Pd Pt, H C N O roughly)  none
-sevennet   lis-dft-mf-0-ft7: SevenNet-MF-0 fine-tuned on   PBE-D3(zero) via dftd3
+sevennet   lis-dft-mf-0-ft9: SevenNet-MF-0 fine-tuned on   PBE-D3(zero) via dftd3
            the reference set (default); 7net-mf-0,
            7net-0, 7net-l3i5, or other fine-tuned weights
 chgnet     CHGNet 0.3.0 (MPtrj, PBE/PBE+U; or r2scan)      PBE-D3(zero) via dftd3
@@ -45,11 +45,11 @@ from lis_dft.models import models_for, resolve, shipped_models
 D3_CHOICES = ("auto", "zero", "bj", "none")
 #: The default potential, chosen by agreement with the DFT reference set (docs/methods.md,
 #: benchmarks/potentials/COMPARISON.md): SevenNet-MF-0 (PBE head) fine-tuned on it
-#: (lis_dft/models/lis-dft-mf-0-ft7) + D3(zero).
+#: (lis_dft/models/lis-dft-mf-0-ft9, the mean of three fine-tunes) + D3(zero).
 DEFAULT_CALCULATOR = "sevennet"
-#: The shipped fine-tuned model (lis_dft/models/lis-dft-mf-0-ft7.{pth,json}; the earlier
-#: ones, lis-dft-mf-0-ft, -ft2, -ft4, -ft5 and -ft6, stay selectable).
-DEFAULT_SEVENNET_MODEL = "lis-dft-mf-0-ft7"
+#: The shipped fine-tuned model (lis_dft/models/lis-dft-mf-0-ft9.{pth,json}; the earlier
+#: ones, lis-dft-mf-0-ft, -ft2, -ft4 to -ft8, stay selectable).
+DEFAULT_SEVENNET_MODEL = "lis-dft-mf-0-ft9"
 EMT_ELEMENTS = frozenset({"Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt", "H", "C", "N", "O"})
 
 

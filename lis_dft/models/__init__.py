@@ -98,11 +98,13 @@ class ShippedModel:
         The run may be of the shipped weights or of the checkpoint they were shipped from
         (:meth:`ran`). One entry per adsorbate whose reported minimum has a DFT energy:
         surface, the configuration, both adsorption energies, the error and verify's
-        verdict; and one per bulk formation energy verify computed (``dft_formation_checks``:
-        potential and DFT at the run's relaxed cells). Every run of these weights then carries the checks in its provenance,
-        and :func:`lis_dft.analysis.results.potential_warnings` turns the disagreements
-        into warnings in results.json, the report and the terminal. Entries of the same
-        run, surface and adsorbate are replaced. Returns the new entries.
+        verdict; and one per bulk formation energy verify computed
+        (``dft_formation_checks``: potential and DFT at the run's relaxed cells). Every
+        run of these weights then carries the checks in its provenance (its report lists
+        them), and :func:`lis_dft.analysis.results.potential_warnings` turns the
+        disagreements into warnings in results.json, the report and the terminal.
+        Entries of the same run (and surface and adsorbate) are replaced. Returns the new
+        adsorption entries.
         """
         run_dir = Path(run_dir)
         paths = {n: run_dir / f"{n}.json" for n in ("results", "verify")}
