@@ -38,16 +38,22 @@ DEFAULT_POTENTIALS = ("7net-mf-0", *(f"lis-dft-mf-0-ft{n}" for n in (4, 5, 6, 7,
 TARGET_PCT = 1.0
 
 
-def lattice_scale(volumes: list[float], energies: list[float], v_exp: float) -> float | None:
-    """a / a_exp at the Birch-Murnaghan minimum, or None if the curve has none inside the scan."""
+def eos_minimum(volumes: list[float], energies: list[float]) -> tuple[float, float] | None:
+    """(E0, V0) of a Birch-Murnaghan fit (ASE), or None if the curve has no minimum inside the scan."""
     from ase.eos import EquationOfState
 
     v, e = np.asarray(volumes), np.asarray(energies)
     k = int(np.argmin(e))
     if k in (0, len(e) - 1):
         return None
-    v0, _, _ = EquationOfState(v, e, eos="birchmurnaghan").fit()
-    return float((v0 / v_exp) ** (1 / 3))
+    v0, e0, _ = EquationOfState(v, e, eos="birchmurnaghan").fit()
+    return float(e0), float(v0)
+
+
+def lattice_scale(volumes: list[float], energies: list[float], v_exp: float) -> float | None:
+    """a / a_exp at the Birch-Murnaghan minimum, or None if the curve has none inside the scan."""
+    fit = eos_minimum(volumes, energies)
+    return None if fit is None else float((fit[1] / v_exp) ** (1 / 3))
 
 
 def uniform_scans(frames: list[Any]) -> dict[str, list[Any]]:

@@ -18,7 +18,7 @@ set's mode) and plane waves. The insulators (Li2S, Li2S2, alpha-S) change by und
 
     python -m benchmarks.formation_pw [--li-kpt-density 6] [--potential NAME ...]
 
-writes ``benchmarks/formation_pw.json`` (about 3 minutes on 2 cores).
+writes ``benchmarks/formation_pw.json`` (about 4 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -28,10 +28,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks.alpha_s_volume import EV_SET, HERE, LI2S_SET
-from benchmarks.bulk_lattice import DEFAULT_POTENTIALS
+from benchmarks.bulk_lattice import DEFAULT_POTENTIALS, eos_minimum
 
 OUT = HERE / "formation_pw.json"
 #: bcc Li's uniform-strain scan (V / V_exp): D3 puts its minimum near 0.88
@@ -40,19 +38,6 @@ LI_SCALES = (0.80, 0.84, 0.88, 0.92, 0.96, 1.0)
 KPT_DENSITIES = (2.5, 4.0, 6.0, 8.0)
 COMPOUNDS = {"Li2S": {"Li": 2 / 3, "S": 1 / 3}, "Li2S2": {"Li": 0.5, "S": 0.5}}
 TARGET = 0.03  # eV/atom, docs/methods.md
-
-
-def eos_minimum(volumes: list[float], energies: list[float]) -> tuple[float, float] | None:
-    """(E0, V0) per atom of a Birch-Murnaghan fit; None if the minimum is at an end of the scan."""
-    from ase.eos import EquationOfState
-
-    k = int(np.argmin(energies))
-    if k in (0, len(energies) - 1):
-        return None
-    v0, e0, _ = EquationOfState(
-        np.asarray(volumes), np.asarray(energies), eos="birchmurnaghan"
-    ).fit()
-    return float(e0), float(v0)
 
 
 def formation(minima: dict[str, float | None]) -> dict[str, float | None]:
